@@ -44,6 +44,9 @@ from predictions.tfserving.signatures import SIGNATURE_DEF_FIELD
 REQUEST_ID_METADATA_KEY = "x-request-id"
 _MAX_REQUEST_ID_LENGTH = 128
 
+# How long a retry waits for the channel to reconnect (see _wait_until_connected).
+_RECONNECT_WAIT_SECONDS = 0.3
+
 _SERVICE_CONFIG = json.dumps({"loadBalancingConfig": [{"round_robin": {}}]})
 
 
@@ -55,10 +58,10 @@ def channel_options(max_message_bytes: int) -> list[tuple[str, Any]]:
         ("grpc.service_config", _SERVICE_CONFIG),
         # Our round_robin must not be replaced by a config published in DNS.
         ("grpc.service_config_disable_resolution", 1),
-        # Reconnect within a second once a model server is back (gRPC's default
-        # backoff grows to 120 s, during which every call would fail with 503).
+        # Reconnect within a quarter second once a model server is back (gRPC's
+        # default backoff grows to 120 s, during which every call would fail with 503).
         ("grpc.initial_reconnect_backoff_ms", 100),
-        ("grpc.max_reconnect_backoff_ms", 1000),
+        ("grpc.max_reconnect_backoff_ms", 250),
         # Ping a connection that has carried no data for 60 s during a call, and drop
         # it if the ping is not answered in 20 s. Not while idle: gRPC servers,
         # TF Serving included, answer idle pings more often than every 2 h with
@@ -217,15 +220,40 @@ class PredictionClient:
                 raise UpstreamError.from_status(
                     grpc.StatusCode.DEADLINE_EXCEEDED, "Deadline Exceeded"
                 )
-            call = method(_shared_stubs(self.target, self.max_message_bytes))
+            stubs = _shared_stubs(self.target, self.max_message_bytes)
+            if attempt and not self._wait_until_connected(stubs.channel, deadline):
+                if attempt > self.retries:
+                    raise UpstreamError.from_status(
+                        grpc.StatusCode.UNAVAILABLE, "failed to connect to the model server"
+                    )
+                attempt += 1
+                continue
             try:
-                return call(request, timeout=remaining, metadata=metadata)
+                return method(stubs)(request, timeout=remaining, metadata=metadata)
             except grpc.RpcError as error:
                 delay = self._retry_delay(error, attempt, deadline)
                 if delay is None:
                     raise UpstreamError(error) from error
             time.sleep(delay)
             attempt += 1
+
+    def _wait_until_connected(self, channel: grpc.Channel, deadline: float) -> bool:
+        """Before a retry, wait briefly for the channel to (re)connect.
+
+        After a failure the channel sits in backoff; a call made then fails at once.
+        Waiting for readiness (bounded, so a server that is down still answers 503
+        within a second) lets the first request after the server returns succeed.
+        The call itself then gets the whole remaining deadline, so a slow model is
+        not mistaken for an unreachable one.
+        """
+        wait = min(_RECONNECT_WAIT_SECONDS, deadline - time.monotonic())
+        if wait <= 0:
+            return False
+        try:
+            grpc.channel_ready_future(channel).result(timeout=wait)
+        except grpc.FutureTimeoutError:
+            return False
+        return True
 
     def _retry_delay(self, error: grpc.RpcError, attempt: int, deadline: float) -> float | None:
         """Seconds to wait before the next attempt, or None when the error is final."""

@@ -275,7 +275,7 @@ def test_channel_options_set_limits_round_robin_backoff_and_keepalive():
     assert options["grpc.max_send_message_length"] == 1234
     assert options["grpc.max_receive_message_length"] == 1234
     assert options["grpc.service_config"] == '{"loadBalancingConfig": [{"round_robin": {}}]}'
-    assert options["grpc.max_reconnect_backoff_ms"] == 1000
+    assert options["grpc.max_reconnect_backoff_ms"] == 250
     assert options["grpc.keepalive_time_ms"] == 60_000
 
 
