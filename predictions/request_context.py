@@ -1,0 +1,39 @@
+"""The id of the request being handled, for logs and the model server.
+
+A context variable (not a thread-local) so it also holds under ASGI.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import uuid
+
+MAX_REQUEST_ID_LENGTH = 128
+_request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
+
+
+def current_request_id() -> str:
+    return _request_id.get()
+
+
+def set_request_id(request_id: str) -> contextvars.Token[str]:
+    return _request_id.set(request_id)
+
+
+def reset_request_id(token: contextvars.Token[str]) -> None:
+    _request_id.reset(token)
+
+
+def accepted_request_id(supplied: str | None) -> str:
+    """The client's X-Request-ID if it is usable, else a new one.
+
+    Ids travel on into log lines and gRPC metadata, so only short printable ASCII
+    without spaces is taken as it is.
+    """
+    if (
+        supplied
+        and len(supplied) <= MAX_REQUEST_ID_LENGTH
+        and all("!" <= char <= "~" for char in supplied)
+    ):
+        return supplied
+    return uuid.uuid4().hex

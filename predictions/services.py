@@ -1,0 +1,196 @@
+"""What the API does, without HTTP: run a prediction, read a model's status or metadata;
+issue and revoke API keys.
+
+Each function authorizes the caller (an unauthorized model is reported exactly as
+an unknown one), talks to the model server through the per-process client, and
+notes what it did on the request's audit entry. Conversion and gRPC details stay
+in ``predictions.tfserving``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+import grpc
+from django.contrib.auth.models import AbstractBaseUser
+from django.utils import timezone
+
+from predictions import selectors, upstream
+from predictions.api_keys import generate_key
+from predictions.audit import AuditEntry
+from predictions.callers import Caller
+from predictions.models import ApiKey
+from predictions.permissions import authorize, model_access
+from predictions.tfserving import codec
+from predictions.tfserving.errors import UpstreamError
+from predictions.tfserving.models import ModelRef
+from predictions.tfserving.signatures import DEFAULT_SIGNATURE
+
+ExamplesMethod = Literal["classify", "regress"]
+
+
+def resolve_model_ref(name: str, version: str | None = None, label: str | None = None) -> ModelRef:
+    """The ModelRef of a URL: /v1/models/{name}[/versions/{version}|/labels/{label}]."""
+    return ModelRef(name=name, version=int(version) if version else None, label=label or None)
+
+
+@contextlib.contextmanager
+def _upstream_outcome(audit: AuditEntry | None) -> Iterator[None]:
+    """Notes the gRPC status of the model server calls made inside the block."""
+    try:
+        yield
+    except UpstreamError as error:
+        if audit is not None:
+            audit.grpc_code = error.grpc_code.name
+        raise
+    if audit is not None:
+        audit.grpc_code = grpc.StatusCode.OK.name
+
+
+def run_prediction(
+    caller: Caller,
+    ref: ModelRef,
+    body: object,
+    *,
+    request_id: str | None = None,
+    audit: AuditEntry | None = None,
+) -> dict:
+    """A TF Serving predict: validate ``body`` against the signature, call Predict, render."""
+    if audit is not None:
+        audit.note_model("predict", ref)
+    authorize(caller, ref)
+    signature_cache = upstream.signature_cache()
+    with _upstream_outcome(audit):
+        signatures = signature_cache.get(ref)
+        if audit is not None:
+            audit.model_version = signatures.version
+        inputs = codec.parse_predict_request(body, signatures)
+        if audit is not None:
+            audit.signature_name = inputs.signature_name
+        response = upstream.prediction_client().predict(ref, inputs, request_id=request_id)
+    served_version = response.model_spec.version.value
+    if audit is not None:
+        audit.model_version = served_version
+    signature_cache.note_served_version(ref, served_version)
+    return codec.render_predict_response(response, inputs.columnar)
+
+
+def run_examples(
+    caller: Caller,
+    ref: ModelRef,
+    method: ExamplesMethod,
+    body: object,
+    *,
+    request_id: str | None = None,
+    audit: AuditEntry | None = None,
+) -> dict:
+    """A TF Serving classify or regress on tf.Examples; the model server checks the signature."""
+    if audit is not None:
+        audit.note_model(method, ref)
+    authorize(caller, ref)
+    signature_name, examples = codec.parse_examples_request(body)
+    if audit is not None:
+        audit.signature_name = signature_name or DEFAULT_SIGNATURE
+    client = upstream.prediction_client()
+    with _upstream_outcome(audit):
+        if method == "classify":
+            response = client.classify(ref, signature_name, examples, request_id=request_id)
+        else:
+            response = client.regress(ref, signature_name, examples, request_id=request_id)
+    if audit is not None:
+        audit.model_version = response.model_spec.version.value
+    if method == "classify":
+        return codec.render_classify_response(response)
+    return codec.render_regress_response(response)
+
+
+def model_status(
+    caller: Caller,
+    ref: ModelRef,
+    *,
+    request_id: str | None = None,
+    audit: AuditEntry | None = None,
+) -> dict:
+    """TF Serving's GET /v1/models/{name}[/versions/{v}]: the versions and their states."""
+    if audit is not None:
+        audit.note_model("status", ref)
+    authorize(caller, ref, for_status=True)
+    with _upstream_outcome(audit):
+        response = upstream.prediction_client().get_model_status(ref, request_id=request_id)
+    return codec.render_model_status(response)
+
+
+def model_metadata(
+    caller: Caller,
+    ref: ModelRef,
+    *,
+    request_id: str | None = None,
+    audit: AuditEntry | None = None,
+) -> dict:
+    """TF Serving's GET .../metadata: the model spec and its signature definitions."""
+    if audit is not None:
+        audit.note_model("metadata", ref)
+    authorize(caller, ref)
+    with _upstream_outcome(audit):
+        response = upstream.prediction_client().get_model_metadata(ref, request_id=request_id)
+    if audit is not None:
+        audit.model_version = response.model_spec.version.value
+    return codec.render_model_metadata(response)
+
+
+def list_models(
+    caller: Caller, *, request_id: str | None = None, audit: AuditEntry | None = None
+) -> list[dict]:
+    """The models ``caller`` may use, each with its versions' states from the model server.
+
+    A model the server does not (yet) serve is listed with no versions.
+    """
+    if audit is not None:
+        audit.method = "list"
+    client = upstream.prediction_client()
+    models = []
+    with _upstream_outcome(audit):
+        for name in selectors.usable_model_names(model_access(caller)):
+            try:
+                response = client.get_model_status(ModelRef(name), request_id=request_id)
+            except UpstreamError as error:
+                if error.grpc_code is not grpc.StatusCode.NOT_FOUND:
+                    raise
+                versions: list[dict] = []
+            else:
+                versions = codec.render_model_status(response)["model_version_status"]
+            models.append({"name": name, "model_version_status": versions})
+    return models
+
+
+# --- API keys -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IssuedApiKey:
+    api_key: ApiKey
+    key: str  # the only time the key exists in clear text
+
+
+def issue_api_key(
+    owner: AbstractBaseUser, name: str, *, expires_at: datetime | None = None
+) -> IssuedApiKey:
+    generated = generate_key()
+    api_key = ApiKey.objects.create(
+        owner=owner,
+        name=name,
+        prefix=generated.prefix,
+        key_hash=generated.key_hash,
+        expires_at=expires_at,
+    )
+    return IssuedApiKey(api_key=api_key, key=generated.key)
+
+
+def revoke_api_key(api_key: ApiKey) -> None:
+    if api_key.revoked_at is None:
+        api_key.revoked_at = timezone.now()
+        api_key.save(update_fields=["revoked_at"])  # post_save drops the cached identity

@@ -1,0 +1,98 @@
+"""Production refuses unsafe settings; security headers are set; CORS is closed by default."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+from rest_framework.test import APIClient
+
+from tests.support.processes import ROOT
+
+REAL_SECRET = "k3Zb8s-generated-for-tests-only-9f8e7d6c5b4a39281706f5e4d3c2b1a0"
+
+
+def manage(*args: str, **env: str) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_"))}
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env={**clean, "PYTHONPATH": str(ROOT), **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_production_refuses_to_start_with_the_development_secret_key() -> None:
+    result = manage("check", DJANGO_ENV="production")
+
+    assert result.returncode != 0
+    assert "DJANGO_ENV=production needs DJANGO_SECRET_KEY set to a real secret" in result.stderr
+
+
+def test_production_refuses_to_start_with_debug_on() -> None:
+    result = manage(
+        "check", DJANGO_ENV="production", DJANGO_SECRET_KEY=REAL_SECRET, DJANGO_DEBUG="1"
+    )
+
+    assert result.returncode != 0
+    assert "DJANGO_ENV=production refuses DJANGO_DEBUG=1" in result.stderr
+
+
+def test_production_settings_pass_djangos_deployment_checks() -> None:
+    result = manage(
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        DJANGO_ENV="production",
+        DJANGO_SECRET_KEY=REAL_SECRET,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert "System check identified no issues" in result.stdout
+
+
+def test_malformed_variable_is_refused_naming_it() -> None:
+    result = manage("check", TFSERVING_RETRIES="many")
+
+    assert result.returncode != 0
+    assert "TFSERVING_RETRIES must be an integer (got 'many')" in result.stderr
+
+
+@pytest.mark.django_db
+def test_responses_carry_security_headers() -> None:
+    response = APIClient().get("/healthz")
+
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert response["X-Frame-Options"] == "DENY"
+    assert response["Referrer-Policy"] == "same-origin"
+
+
+@pytest.mark.django_db
+def test_cors_is_closed_by_default() -> None:
+    response = APIClient().options(
+        "/v1/models",
+        HTTP_ORIGIN="https://evil.example",
+        HTTP_ACCESS_CONTROL_REQUEST_METHOD="GET",
+    )
+
+    assert "Access-Control-Allow-Origin" not in response
+
+
+@pytest.mark.django_db
+def test_cors_allows_configured_origins_with_the_api_headers(settings) -> None:
+    settings.CORS_ALLOWED_ORIGINS = ["https://app.example"]
+
+    response = APIClient().options(
+        "/v1/models",
+        HTTP_ORIGIN="https://app.example",
+        HTTP_ACCESS_CONTROL_REQUEST_METHOD="POST",
+        HTTP_ACCESS_CONTROL_REQUEST_HEADERS="authorization, x-api-key",
+    )
+
+    assert response["Access-Control-Allow-Origin"] == "https://app.example"
+    assert "x-api-key" in response["Access-Control-Allow-Headers"]
