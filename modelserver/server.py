@@ -108,19 +108,20 @@ class ModelServer:
             self.health.set(service, status)
 
     def start(self) -> None:
-        """Bind the port, load the initial models, then report SERVING."""
+        """Load the initial models, then open the port and report SERVING."""
         _configure_tensorflow(self.options)
         address = f"0.0.0.0:{self.options.port}"
         try:
             self.grpc_server.add_insecure_port(address)
         except RuntimeError as error:  # grpc reports a busy port this way
             raise OSError(f"cannot listen on {address}: is the port in use?") from error
-        # The port answers health checks (NOT_SERVING) while the models load, so
-        # orchestrators can tell "starting" from "dead".
-        self.grpc_server.start()
         if self.batching:
             log.info("Batching enabled: %s", self.batching)
+        # Like TF Serving, listen only once the initial models are loaded: a server
+        # that answered during loading would tell clients an existing model is
+        # NOT_FOUND, where "unreachable" (UNAVAILABLE, retried) is the truth.
         self.manager.load_initial()
+        self.grpc_server.start()
         self.manager.start_polling(self.options.file_system_poll_wait_seconds)
         self._start_config_polling()
         self._set_health(health_pb2.HealthCheckResponse.SERVING)
