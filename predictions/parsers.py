@@ -1,8 +1,9 @@
-"""Request bodies: TF Serving JSON (with NaN/Infinity), parsed by orjson, within the size limit.
+"""Request bodies: TF Serving JSON (with NaN/Infinity), parsed by orjson, within the limits.
 
 DRF reads the body from the raw stream, bypassing Django's
 DATA_UPLOAD_MAX_MEMORY_SIZE check, so the limit is enforced here: by the declared
-Content-Length before reading, and by the bytes actually read.
+Content-Length before reading, and by the bytes actually read. The JSON's nesting
+depth and element count are checked on the bytes before any object is built.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from django.core.exceptions import RequestDataTooBig
 from rest_framework.parsers import BaseParser
 
 from predictions.tfserving import jsonio
+from predictions.tfserving.json_limits import JsonLimits, check_json_limits
 
 
 class TFServingJSONParser(BaseParser):
@@ -32,6 +34,7 @@ class TFServingJSONParser(BaseParser):
         data = stream.read() if limit is None else stream.read(limit + 1)
         if limit is not None and len(data) > limit:
             raise RequestDataTooBig("Request body exceeded MAX_REQUEST_BYTES")
+        check_json_limits(data, JsonLimits(settings.MAX_JSON_DEPTH, settings.MAX_JSON_ELEMENTS))
         return jsonio.loads(data)
 
 

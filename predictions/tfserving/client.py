@@ -222,7 +222,8 @@ class PredictionClient:
                 )
             stubs = _shared_stubs(self.target, self.max_message_bytes)
             if attempt and not self._wait_until_connected(stubs.channel, deadline):
-                if attempt > self.retries:
+                # This attempt is spent waiting; after the last one, give up (503 fast).
+                if attempt >= self.retries:
                     raise UpstreamError.from_status(
                         grpc.StatusCode.UNAVAILABLE, "failed to connect to the model server"
                     )
