@@ -21,7 +21,7 @@ import psycopg
 import pytest
 import redis
 
-from tests.gateway.test_gunicorn import wait_for_http
+from tests.support.gateway import wait_for_http
 from tests.support.processes import ROOT, free_port, stop
 
 POSTGRES_SERVER_URL = os.environ.get(
