@@ -15,6 +15,10 @@ from predictions.models import ApiKey, AuditRecord, ModelGrant
 
 User = get_user_model()
 
+admin.site.site_header = "TF Serving gateway"
+admin.site.site_title = "TF Serving gateway"
+admin.site.index_title = "Users, grants, API keys and the audit log"
+
 
 class UserGrantInline(admin.TabularInline):
     model = ModelGrant

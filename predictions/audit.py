@@ -62,6 +62,7 @@ class AuditEntry:
     signature_name: str = ""
     grpc_code: str = ""
     error_code: str = ""
+    upstream_seconds: float = 0.0  # time spent in model server calls (for metrics)
 
     def note_model(self, method: str, ref: ModelRef) -> None:
         self.method = method

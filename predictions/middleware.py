@@ -1,4 +1,4 @@
-"""Per-request context: the request id, and the audit record of API requests."""
+"""Per-request context: the request id, the audit record and the metrics of API requests."""
 
 from __future__ import annotations
 
@@ -9,13 +9,19 @@ from collections.abc import Callable
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
-from predictions import audit
+from predictions import audit, metrics
 from predictions.request_context import accepted_request_id, reset_request_id, set_request_id
 
 log = logging.getLogger(__name__)
 
 REQUEST_ID_HEADER = "X-Request-ID"
-AUDITED_PATH_PREFIX = "/v1/"
+API_PATH_PREFIX = "/v1/"
+# The API's own documentation (schema, docs page) is read by people, not called by clients.
+DOCUMENTATION_PATHS = ("/v1/schema", "/v1/docs")
+
+
+def is_api_request(path: str) -> bool:
+    return path.startswith(API_PATH_PREFIX) and not path.startswith(DOCUMENTATION_PATHS)
 
 
 class RequestIdMiddleware:
@@ -36,14 +42,39 @@ class RequestIdMiddleware:
         return response
 
 
-class AuditMiddleware:
-    """Records every request under /v1/, whatever its outcome (after RequestIdMiddleware)."""
+class MetricsMiddleware:
+    """Counts every API request in the Prometheus metrics, from its audit entry.
+
+    Runs outside AuditMiddleware, so the entry is complete when the response passes.
+    """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if not request.path.startswith(AUDITED_PATH_PREFIX):
+        if not is_api_request(request.path):
+            return self.get_response(request)
+        started = time.perf_counter()
+        metrics.request_started()
+        try:
+            response = self.get_response(request)
+        except BaseException:
+            metrics.request_finished(None, 500, time.perf_counter() - started)
+            raise
+        metrics.request_finished(
+            audit.entry_for(request), response.status_code, time.perf_counter() - started
+        )
+        return response
+
+
+class AuditMiddleware:
+    """Records every API request, whatever its outcome (after RequestIdMiddleware)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if not is_api_request(request.path):
             return self.get_response(request)
         entry = audit.AuditEntry(
             created_at=timezone.now(),

@@ -10,7 +10,8 @@ in ``predictions.tfserving``.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -19,14 +20,14 @@ import grpc
 from django.contrib.auth.models import AbstractBaseUser
 from django.utils import timezone
 
-from predictions import selectors, upstream
+from predictions import examples, selectors, upstream
 from predictions.api_keys import generate_key
 from predictions.audit import AuditEntry
 from predictions.callers import Caller
 from predictions.models import ApiKey
 from predictions.permissions import authorize, model_access
 from predictions.tfserving import codec
-from predictions.tfserving.errors import UpstreamError
+from predictions.tfserving.errors import GatewayError, UpstreamError
 from predictions.tfserving.models import ModelRef
 from predictions.tfserving.signatures import DEFAULT_SIGNATURE
 
@@ -51,6 +52,17 @@ def _upstream_outcome(audit: AuditEntry | None) -> Iterator[None]:
         audit.grpc_code = grpc.StatusCode.OK.name
 
 
+@contextlib.contextmanager
+def _model_server_call(audit: AuditEntry | None) -> Iterator[None]:
+    """Adds the time spent in the block (one model server call) to the audit entry."""
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        if audit is not None:
+            audit.upstream_seconds += time.perf_counter() - started
+
+
 def run_prediction(
     caller: Caller,
     ref: ModelRef,
@@ -65,13 +77,15 @@ def run_prediction(
     authorize(caller, ref)
     signature_cache = upstream.signature_cache()
     with _upstream_outcome(audit):
-        signatures = signature_cache.get(ref)
+        with _model_server_call(audit):  # a cache miss asks the model server
+            signatures = signature_cache.get(ref)
         if audit is not None:
             audit.model_version = signatures.version
         inputs = codec.parse_predict_request(body, signatures)
         if audit is not None:
             audit.signature_name = inputs.signature_name
-        response = upstream.prediction_client().predict(ref, inputs, request_id=request_id)
+        with _model_server_call(audit):
+            response = upstream.prediction_client().predict(ref, inputs, request_id=request_id)
     served_version = response.model_spec.version.value
     if audit is not None:
         audit.model_version = served_version
@@ -96,7 +110,7 @@ def run_examples(
     if audit is not None:
         audit.signature_name = signature_name or DEFAULT_SIGNATURE
     client = upstream.prediction_client()
-    with _upstream_outcome(audit):
+    with _upstream_outcome(audit), _model_server_call(audit):
         if method == "classify":
             response = client.classify(ref, signature_name, examples, request_id=request_id)
         else:
@@ -119,7 +133,7 @@ def model_status(
     if audit is not None:
         audit.note_model("status", ref)
     authorize(caller, ref, for_status=True)
-    with _upstream_outcome(audit):
+    with _upstream_outcome(audit), _model_server_call(audit):
         response = upstream.prediction_client().get_model_status(ref, request_id=request_id)
     return codec.render_model_status(response)
 
@@ -135,7 +149,7 @@ def model_metadata(
     if audit is not None:
         audit.note_model("metadata", ref)
     authorize(caller, ref)
-    with _upstream_outcome(audit):
+    with _upstream_outcome(audit), _model_server_call(audit):
         response = upstream.prediction_client().get_model_metadata(ref, request_id=request_id)
     if audit is not None:
         audit.model_version = response.model_spec.version.value
@@ -151,10 +165,11 @@ def list_models(
     """
     if audit is not None:
         audit.method = "list"
+    names = selectors.usable_model_names(model_access(caller))
     client = upstream.prediction_client()
     models = []
-    with _upstream_outcome(audit):
-        for name in selectors.usable_model_names(model_access(caller)):
+    with _upstream_outcome(audit), _model_server_call(audit):
+        for name in names:
             try:
                 response = client.get_model_status(ModelRef(name), request_id=request_id)
             except UpstreamError as error:
@@ -165,6 +180,52 @@ def list_models(
                 versions = codec.render_model_status(response)["model_version_status"]
             models.append({"name": name, "model_version_status": versions})
     return models
+
+
+@dataclass(frozen=True)
+class ModelState:
+    """A model as the model server reports it: (version, state) pairs, or why not."""
+
+    name: str
+    versions: tuple[tuple[int, str], ...] = ()
+    problem: str = ""
+
+
+def model_server_states(names: Iterable[str], *, request_id: str | None = None) -> list[ModelState]:
+    """The versions and states of ``names`` (for staff: no grants apply).
+
+    Uses the probe client (short deadline, no retries) so a page that shows them
+    answers quickly while the model server is down.
+    """
+    client = upstream.probe_client()
+    states = []
+    for name in names:
+        try:
+            response = client.get_model_status(ModelRef(name), request_id=request_id)
+        except UpstreamError as error:
+            states.append(ModelState(name, problem=f"{error.code}: {error.message}"))
+            continue
+        versions = codec.render_model_status(response)["model_version_status"]
+        states.append(
+            ModelState(
+                name,
+                tuple(sorted((int(v["version"]), v["state"]) for v in versions)),
+            )
+        )
+    return states
+
+
+def example_request(caller: Caller, ref: ModelRef, method: examples.InferenceMethod) -> dict | None:
+    """A request body the model's signature accepts, for the browsable API's form.
+
+    None when the caller may not use the model or the model server cannot say.
+    """
+    try:
+        authorize(caller, ref)
+        signatures = upstream.signature_cache().get(ref)
+    except GatewayError:
+        return None
+    return examples.example_request(signatures, method)
 
 
 # --- API keys -------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Keep the cached grants and API key identities in step with the database.
+"""Signal receivers: keep the cached grants and API key identities in step with the
+database, and count failed logins.
 
 Every change that can alter what a user may use (their grants, their groups'
 grants, group membership, superuser or active flags) or whether a key works
@@ -11,12 +12,14 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.contrib.auth.signals import user_login_failed
 from django.core.signals import setting_changed
 from django.db.models.signals import m2m_changed, post_delete, post_save, pre_delete
 from django.dispatch import receiver
 
-from predictions import upstream
+from predictions import metrics, upstream
 from predictions.authentication import forget_api_keys
+from predictions.middleware import is_api_request
 from predictions.models import ApiKey, ModelGrant
 from predictions.permissions import forget_model_access
 
@@ -76,3 +79,13 @@ def upstream_setting_changed(setting: str, **kwargs: Any) -> None:
     """Tests override the model server address; the per-process client follows."""
     if setting.startswith("TFSERVING_") or setting == "SIGNATURE_CACHE_SECONDS":
         upstream.reset()
+
+
+@receiver(user_login_failed)
+def login_failed(sender: object, credentials: dict, request: Any = None, **kwargs: Any) -> None:
+    """A wrong password on the admin or browsable API login form.
+
+    The token endpoint's failures are API requests, counted with the others.
+    """
+    if request is None or not is_api_request(request.path):
+        metrics.login_failed()

@@ -5,19 +5,23 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from rest_framework import exceptions, parsers, status
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_simplejwt import views as jwt_views
 
-from predictions import health, services
+from predictions import health, metrics, openapi, services
 from predictions.audit import entry_for
 from predictions.callers import caller_of
+from predictions.examples import InferenceMethod
 from predictions.exceptions import INTERNAL_ERROR, error_body
+from predictions.metrics_access import MetricsReader
 from predictions.parsers import AnyContentTypeJSONParser, TFServingJSONParser
+from predictions.services import ExamplesMethod
 from predictions.throttles import CallerModelThrottle, CallerThrottle, TokenThrottle
 
 
@@ -35,6 +39,7 @@ class ModelAPIView(AuditedCallerMixin, APIView):
     throttle_classes = [CallerThrottle, CallerModelThrottle]
 
 
+@openapi.MODEL_LIST
 class ModelListView(ModelAPIView):
     """The models you may use, with their versions and states on the model server."""
 
@@ -47,6 +52,7 @@ class ModelListView(ModelAPIView):
         return Response({"models": models})
 
 
+@openapi.MODEL_STATUS
 class ModelStatusView(ModelAPIView):
     """TF Serving's model status: GET /v1/models/{name}[/versions/{v}|/labels/{label}]."""
 
@@ -60,6 +66,7 @@ class ModelStatusView(ModelAPIView):
         return Response(body)
 
 
+@openapi.MODEL_METADATA
 class ModelMetadataView(ModelAPIView):
     """TF Serving's model metadata: GET /v1/models/{name}[/versions/{v}|/labels/{l}]/metadata."""
 
@@ -73,34 +80,73 @@ class ModelMetadataView(ModelAPIView):
         return Response(body)
 
 
-class ModelInferenceView(ModelAPIView):
-    """TF Serving's POST /v1/models/{name}[/versions/{v}|/labels/{l}]:predict|:classify|:regress.
+class _InferenceView(ModelAPIView):
+    """POST /v1/models/{name}[/versions/{v}|/labels/{l}]:<method>, as TF Serving."""
 
-    Body as TF Serving: {"instances": [...]} or {"inputs": ...} for predict,
-    {"examples": [...]} for classify and regress; optional "signature_name".
-    """
-
+    # TF Serving reads the body as JSON whatever its Content-Type (see parsers).
     parser_classes = [TFServingJSONParser, AnyContentTypeJSONParser]
+    inference_method: InferenceMethod
+
+    def example_request_body(self, request: Request) -> dict | None:
+        """A body this model accepts, to pre-fill the browsable API's form."""
+        ref = services.resolve_model_ref(**self.kwargs)
+        return services.example_request(caller_of(request), ref, self.inference_method)
+
+
+@openapi.PREDICT
+class PredictView(_InferenceView):
+    """Run the model on a batch, as TF Serving does: {"instances": [...]} (row format) or
+    {"inputs": ...} (columnar), with an optional "signature_name". The answer is
+    {"predictions": [...]} or {"outputs": ...}."""
+
+    inference_method = "predict"
 
     def post(
-        self,
-        request: Request,
-        name: str,
-        verb: str,
-        version: str | None = None,
-        label: str | None = None,
+        self, request: Request, name: str, version: str | None = None, label: str | None = None
     ) -> Response:
         ref = services.resolve_model_ref(name, version, label)
-        caller, audit = caller_of(request), entry_for(request)
-        if verb == "predict":
-            body = services.run_prediction(
-                caller, ref, request.data, request_id=request.request_id, audit=audit
-            )
-        else:
-            body = services.run_examples(
-                caller, ref, verb, request.data, request_id=request.request_id, audit=audit
-            )
+        body = services.run_prediction(
+            caller_of(request),
+            ref,
+            request.data,
+            request_id=request.request_id,
+            audit=entry_for(request),
+        )
         return Response(body)
+
+
+class _ExamplesView(_InferenceView):
+    inference_method: ExamplesMethod
+
+    def post(
+        self, request: Request, name: str, version: str | None = None, label: str | None = None
+    ) -> Response:
+        ref = services.resolve_model_ref(name, version, label)
+        body = services.run_examples(
+            caller_of(request),
+            ref,
+            self.inference_method,
+            request.data,
+            request_id=request.request_id,
+            audit=entry_for(request),
+        )
+        return Response(body)
+
+
+@openapi.CLASSIFY
+class ClassifyView(_ExamplesView):
+    """Classify tf.Examples given as JSON features: {"examples": [{...}]} with the
+    signature's "signature_name". The answer is {"results": [[[label, score], ...], ...]}."""
+
+    inference_method = "classify"
+
+
+@openapi.REGRESS
+class RegressView(_ExamplesView):
+    """Regress tf.Examples given as JSON features: {"examples": [{...}]} with the
+    signature's "signature_name". The answer is {"results": [value, ...]}."""
+
+    inference_method = "regress"
 
 
 def _model_links(request: Request, name: str) -> dict[str, str]:
@@ -125,12 +171,14 @@ class _TokenViewMixin(AuditedCallerMixin):
         super().initial(request, *args, **kwargs)  # type: ignore[misc]
 
 
+@openapi.OBTAIN_TOKEN
 class TokenObtainView(_TokenViewMixin, jwt_views.TokenObtainPairView):
     """POST username and password: an access token and a refresh token."""
 
     audit_method = "token"
 
 
+@openapi.REFRESH_TOKEN
 class TokenRefreshView(_TokenViewMixin, jwt_views.TokenRefreshView):
     """POST a refresh token: a new access token and a new refresh token (the old one is
     blacklisted)."""
@@ -138,6 +186,7 @@ class TokenRefreshView(_TokenViewMixin, jwt_views.TokenRefreshView):
     audit_method = "token_refresh"
 
 
+@openapi.VERIFY_TOKEN
 class TokenVerifyView(_TokenViewMixin, jwt_views.TokenVerifyView):
     """POST a token: 200 if it is valid."""
 
@@ -153,6 +202,7 @@ class _ProbeView(APIView):
     throttle_classes: list = []
 
 
+@openapi.LIVENESS
 class LivenessView(_ProbeView):
     """The process answers HTTP. Touches neither the database nor the model server."""
 
@@ -160,6 +210,7 @@ class LivenessView(_ProbeView):
         return Response({"status": "ok"})
 
 
+@openapi.READINESS
 class ReadinessView(_ProbeView):
     """Database, cache and model server reachable, every catalogue model AVAILABLE."""
 
@@ -167,6 +218,30 @@ class ReadinessView(_ProbeView):
         readiness = health.check_readiness(request_id=request.request_id)
         code = status.HTTP_200_OK if readiness.ready else status.HTTP_503_SERVICE_UNAVAILABLE
         return Response(readiness.as_dict(), status=code)
+
+
+@openapi.METRICS
+class MetricsView(APIView):
+    """Prometheus metrics of every worker (see predictions.metrics and metrics_access)."""
+
+    # Scrapers send METRICS_TOKEN as a bearer token, which must not be read as a JWT.
+    authentication_classes = [SessionAuthentication]
+    permission_classes = [MetricsReader]
+    throttle_classes: list = []
+
+    def perform_content_negotiation(self, request: Request, force: bool = False) -> tuple:
+        # The body is Prometheus text whatever the scraper says it accepts.
+        return super().perform_content_negotiation(request, force=True)
+
+    def permission_denied(
+        self, request: Request, message: str | None = None, code: str | None = None
+    ) -> None:
+        # Not DRF's "credentials were not provided": a token or an address would do as well.
+        raise exceptions.PermissionDenied(MetricsReader.message)
+
+    def get(self, request: Request) -> HttpResponse:
+        body, content_type = metrics.exposition()
+        return HttpResponse(body, content_type=content_type)
 
 
 # --- errors outside the API's own views -------------------------------------------------

@@ -11,12 +11,44 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import shutil
+import tempfile
+from pathlib import Path
 
 
 def _int(name: str, default: int) -> int:
     value = os.environ.get(name, "")
     return int(value) if value.strip() else default
 
+
+# --- Prometheus metrics across workers ------------------------------------------------
+# Each worker keeps its metric values in memory-mapped files in this directory and
+# /metrics sums them (prometheus_client's multiprocess mode; see predictions/metrics.py).
+# It must be set before the app (and prometheus_client) is imported, and start empty:
+# files left by an earlier run would be added in. Default: a new temporary directory,
+# removed when gunicorn exits. The config file is read again on SIGHUP; the directory
+# is only emptied on the first read, or the live workers' counts would vanish.
+# Markers for this master's own later reads of the file, not settings.
+_METRICS_DIR_PREPARED_BY = "GATEWAY_METRICS_DIR_PREPARED_BY"
+_METRICS_DIR_TEMPORARY = "GATEWAY_METRICS_DIR_TEMPORARY"
+
+
+def _prepare_metrics_directory() -> None:
+    if os.environ.get(_METRICS_DIR_PREPARED_BY) == str(os.getpid()):
+        return
+    path = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
+    if path:
+        directory = Path(path)
+        directory.mkdir(parents=True, exist_ok=True)
+        for stale in directory.glob("*.db"):
+            stale.unlink()
+    else:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="gateway-metrics-")
+        os.environ[_METRICS_DIR_TEMPORARY] = "1"
+    os.environ[_METRICS_DIR_PREPARED_BY] = str(os.getpid())
+
+
+_prepare_metrics_directory()
 
 bind = os.environ.get("GATEWAY_BIND", "127.0.0.1:8000")
 worker_class = "gthread"
@@ -50,9 +82,48 @@ access_log_format = '%(h)s "%(r)s" %(s)s %(B)s %(M)sms rid=%({x-request-id}o)s'
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 
+# gunicorn's own lines (start-up, worker events, the access log) in the same format as
+# the application's: one JSON object per line in production (LOG_FORMAT, as settings.py).
+_production = os.environ.get("DJANGO_ENV", "local") == "production"
+if os.environ.get("LOG_FORMAT", "json" if _production else "text") == "json":
+    logconfig_dict = {
+        "formatters": {"json": {"()": "serving_project.log_format.JsonFormatter"}},
+        "handlers": {
+            "console": {
+                "class": "logging.StreamHandler",
+                "formatter": "json",
+                "stream": "ext://sys.stdout",
+            },
+            "error_console": {
+                "class": "logging.StreamHandler",
+                "formatter": "json",
+                "stream": "ext://sys.stderr",
+            },
+        },
+        "loggers": {
+            "gunicorn.error": {"handlers": ["error_console"], "propagate": False},
+            "gunicorn.access": {"handlers": ["console"], "propagate": False},
+        },
+    }
+
 
 def worker_exit(server: object, worker: object) -> None:
     """Write out the worker's queued audit records before it goes."""
     from predictions import audit
 
     audit.shutdown()
+
+
+def child_exit(server: object, worker: object) -> None:
+    """In the master, after a worker died (however): drop its live gauges (in-flight).
+
+    Its counters and histograms stay in the directory and keep counting in the sums.
+    """
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server: object) -> None:
+    if os.environ.get(_METRICS_DIR_TEMPORARY):
+        shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)

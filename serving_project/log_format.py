@@ -1,8 +1,15 @@
-"""Log record formatting: readable text locally, one JSON object per line in production."""
+"""Log record formatting: readable text locally, one JSON object per line in production.
+
+Every line carries the id of the request being handled ("-" outside one). gunicorn's
+access lines are formatted after the request has ended, so their id comes from the
+X-Request-ID response header that gunicorn passes along with the line, and in JSON
+their parts become fields (method, path, status, duration_ms...).
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from datetime import UTC, datetime
 
 import orjson
@@ -17,12 +24,30 @@ _STANDARD_ATTRIBUTES = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), No
 }
 
 
+ACCESS_LOGGER = "gunicorn.access"
+# gunicorn's access-log atoms, as JSON fields (see gunicorn's glogging.Logger.atoms).
+_ACCESS_FIELDS = {
+    "remote_address": "h",
+    "method": "m",
+    "path": "U",
+    "query": "q",
+    "status": "s",
+    "response_bytes": "B",
+    "duration_ms": "M",
+    "user_agent": "a",
+}
+_REQUEST_ID_ATOM = "{x-request-id}o"
+
+
 class RequestIdFilter(logging.Filter):
     """Adds ``request_id`` (the request being handled, or "-") to every record."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if not hasattr(record, "request_id"):
-            record.request_id = current_request_id()
+            atoms = _access_atoms(record)
+            record.request_id = (
+                atoms[_REQUEST_ID_ATOM] if atoms is not None else current_request_id()
+            )
         return True
 
 
@@ -33,11 +58,22 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
-            "request_id": getattr(record, "request_id", current_request_id()),
+            "request_id": getattr(record, "request_id", None) or current_request_id(),
         }
+        atoms = _access_atoms(record)
+        if atoms is not None:
+            entry["request_id"] = atoms[_REQUEST_ID_ATOM]
+            entry.update({field: atoms[atom] for field, atom in _ACCESS_FIELDS.items()})
         for key, value in vars(record).items():
             if key not in _STANDARD_ATTRIBUTES and not key.startswith("_"):
                 entry[key] = value
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return orjson.dumps(entry, default=str).decode()
+
+
+def _access_atoms(record: logging.LogRecord) -> Mapping[str, object] | None:
+    """gunicorn's atoms (a mapping that answers "-" for anything unknown) on an access line."""
+    if record.name == ACCESS_LOGGER and isinstance(record.args, Mapping):
+        return record.args
+    return None

@@ -8,6 +8,7 @@ The README lists every variable; the comment beside each read gives its meaning.
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import timedelta
 from pathlib import Path
 
@@ -42,6 +43,8 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", "")
 # --- applications -------------------------------------------------------------
 
 INSTALLED_APPS = [
+    # First, so its templates (admin header, browsable API) override the packaged ones.
+    "predictions",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -51,7 +54,8 @@ INSTALLED_APPS = [
     "corsheaders",
     "rest_framework",
     "rest_framework_simplejwt.token_blacklist",
-    "predictions",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI's files, served locally (no CDN)
 ]
 
 MIDDLEWARE = [
@@ -59,6 +63,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "predictions.middleware.RequestIdMiddleware",
+    "predictions.middleware.MetricsMiddleware",
     "predictions.middleware.AuditMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -148,6 +153,13 @@ SIGNATURE_CACHE_SECONDS = env.float("SIGNATURE_CACHE_SECONDS", 30.0)
 
 MAX_REQUEST_BYTES = env.int("MAX_REQUEST_BYTES", 32 * 1024 * 1024, minimum=1)
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BYTES
+# JSON bodies are measured before parsing (predictions/tfserving/json_limits.py): arrays
+# and objects nested deeper, or more values and object keys, are refused with 400. A
+# 224x224x3 float32 image is 3.15 MB of JSON and 200,929 elements, so at that density
+# MAX_REQUEST_BYTES admits about 2.1 million; denser bodies ("0,", "[],") would reach
+# 8-16 million elements and 0.5-1.1 GB of Python objects, which this limit caps at ~240 MB.
+MAX_JSON_DEPTH = env.int("MAX_JSON_DEPTH", 32, minimum=1)
+MAX_JSON_ELEMENTS = env.int("MAX_JSON_ELEMENTS", 2_000_000, minimum=1)
 
 # How long grants and API key lookups are cached. Changes invalidate the cache at
 # once through signals; with the local memory cache (no REDIS_URL) other worker
@@ -184,14 +196,47 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": [
         "predictions.renderers.TFServingJSONRenderer",
-        "rest_framework.renderers.BrowsableAPIRenderer",
+        "predictions.renderers.GatewayBrowsableAPIRenderer",
     ],
     "DEFAULT_PARSER_CLASSES": ["predictions.parsers.TFServingJSONParser"],
     "EXCEPTION_HANDLER": "predictions.exceptions.handle_exception",
+    "DEFAULT_SCHEMA_CLASS": "predictions.openapi.GatewayAutoSchema",
     # Client address for the token throttle: the number of proxies in front of the
     # gateway whose X-Forwarded-For entries are trusted (0 = use the socket address).
     "NUM_PROXIES": env.int("NUM_PROXIES", 0),
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
+}
+
+# OpenAPI schema at /v1/schema, Swagger UI at /v1/docs (see predictions/openapi.py).
+SPECTACULAR_SETTINGS = {
+    "TITLE": "TensorFlow Serving gateway",
+    "DESCRIPTION": (
+        "TF Serving's REST API with authentication, per-model grants, validation and an "
+        "audit trail. Authenticate with a JWT (POST /v1/auth/token, then "
+        "`Authorization: Bearer <access>`) or an API key (`X-API-Key: <key>`)."
+    ),
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "SWAGGER_UI_SETTINGS": {
+        "persistAuthorization": True,
+        "displayRequestDuration": True,
+        "defaultModelsExpandDepth": 0,
+    },
+    "SCHEMA_PATH_PREFIX": r"/v1",
+    "SORT_OPERATIONS": False,  # in the URLconf's order: latest, version, label
+    "PREPROCESSING_HOOKS": ["predictions.openapi.public_endpoints"],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "predictions.openapi.add_components",
+    ],
+    "TAGS": [
+        {"name": "inference", "description": "Predict, classify and regress, as TF Serving."},
+        {"name": "models", "description": "What is served: models, versions, signatures."},
+        {"name": "auth", "description": "JSON Web Tokens for API clients."},
+        {"name": "operations", "description": "Probes and metrics."},
+    ],
 }
 
 SIMPLE_JWT = {
@@ -206,6 +251,22 @@ SIMPLE_JWT = {
     "TOKEN_OBTAIN_SERIALIZER": "predictions.tokens.GatewayTokenObtainPairSerializer",
     "TOKEN_REFRESH_SERIALIZER": "predictions.tokens.GatewayTokenRefreshSerializer",
 }
+
+# --- metrics ------------------------------------------------------------------------
+
+# /metrics is open to staff sessions, to `Authorization: Bearer <METRICS_TOKEN>` (empty:
+# no token works) and to these client addresses or CIDR networks, comma-separated (the
+# socket address, never X-Forwarded-For). Locally: this machine. In production: none
+# by default, since behind a proxy on the same host every client would be 127.0.0.1.
+METRICS_TOKEN = env.str("METRICS_TOKEN", "")
+METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", "" if PRODUCTION else "127.0.0.1,::1")
+for _network in METRICS_ALLOWED_IPS:
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"METRICS_ALLOWED_IPS must list addresses or networks (got {_network!r})"
+        ) from None
 
 # --- HTTP security --------------------------------------------------------------
 

@@ -7,98 +7,27 @@ all committed when gunicorn stops.
 
 from __future__ import annotations
 
-import os
 import signal
 import sqlite3
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.support.processes import ROOT, ModelServerProcess, free_port, stop
+from tests.support.gateway import DEMO_PASSWORD, Gateway
+from tests.support.gateway import gunicorn_gateway as running_gateway
+from tests.support.processes import ModelServerProcess
 
 pytestmark = pytest.mark.slow
 
-DEMO_PASSWORD = "gunicorn-test-password"
 REQUESTS = 1_000
-
-
-@dataclass(frozen=True)
-class Gateway:
-    url: str
-    process: subprocess.Popen
-    database: Path
-
-    def worker_pids(self) -> list[int]:
-        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
-        return [int(pid) for pid in children.read_text().split()]
-
-
-def gateway_env(database: Path, model_server_address: str, bind: str) -> dict[str, str]:
-    return {
-        **os.environ,
-        "PYTHONPATH": str(ROOT),
-        "DJANGO_ENV": "local",
-        "DATABASE_URL": f"sqlite:///{database}",
-        "DEMO_PASSWORD": DEMO_PASSWORD,
-        "TFSERVING_ADDRESS": model_server_address,
-        "GATEWAY_BIND": bind,
-        "GUNICORN_WORKERS": "2",
-        "LOG_LEVEL": "warning",
-    }
-
-
-def wait_for_http(url: str, process: subprocess.Popen, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"exited with {process.returncode}")
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise TimeoutError(url)
 
 
 @pytest.fixture
 def gunicorn_gateway(tmp_path: Path, modelserver_process: ModelServerProcess) -> Iterator[Gateway]:
-    bind = f"127.0.0.1:{free_port()}"
-    database = tmp_path / "gateway.sqlite3"
-    env = gateway_env(database, modelserver_process.address, bind)
-    for command in (["migrate", "--noinput"], ["create_demo_user"]):
-        subprocess.run(
-            [sys.executable, "manage.py", *command],
-            cwd=ROOT,
-            env=env,
-            check=True,
-            capture_output=True,
-        )
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "-c",
-            "serving_project/gunicorn.conf.py",
-            "serving_project.wsgi",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=open(tmp_path / "gunicorn.log", "wb"),  # noqa: SIM115
-    )
-    try:
-        wait_for_http(f"http://{bind}/healthz", process)
-        yield Gateway(url=f"http://{bind}", process=process, database=database)
-    finally:
-        stop(process)
+    with running_gateway(tmp_path, modelserver_process.address) as gateway:
+        yield gateway
 
 
 def rss_kib(pid: int) -> int:

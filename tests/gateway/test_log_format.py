@@ -33,3 +33,44 @@ def test_json_lines_carry_the_current_request_id_and_extra_fields() -> None:
 
 def test_outside_a_request_the_request_id_is_a_dash() -> None:
     assert make_record("startup").request_id == "-"
+
+
+def access_record() -> logging.LogRecord:
+    """A gunicorn access-log record: the format string and the request's atoms."""
+    atoms = {
+        "h": "10.0.0.7",
+        "m": "POST",
+        "U": "/v1/models/iris:predict",
+        "q": "",
+        "s": "200",
+        "B": 57,
+        "M": 3,
+        "a": "curl/8",
+        "{x-request-id}o": "req-42",
+    }
+    record = logging.LogRecord(
+        "gunicorn.access", logging.INFO, __file__, 1, '%(h)s "%(m)s %(U)s" %(s)s', (atoms,), None
+    )
+    RequestIdFilter().filter(record)
+    return record
+
+
+def test_access_lines_take_the_request_id_from_the_response_header() -> None:
+    assert access_record().request_id == "req-42"
+
+
+def test_json_access_lines_have_a_field_per_part_of_the_request() -> None:
+    line = orjson.loads(JsonFormatter().format(access_record()))
+
+    assert line["message"] == '10.0.0.7 "POST /v1/models/iris:predict" 200'
+    assert {key: line[key] for key in ("request_id", "method", "path", "status")} == {
+        "request_id": "req-42",
+        "method": "POST",
+        "path": "/v1/models/iris:predict",
+        "status": "200",
+    }
+    assert (line["duration_ms"], line["response_bytes"], line["remote_address"]) == (
+        3,
+        57,
+        "10.0.0.7",
+    )

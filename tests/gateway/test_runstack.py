@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.gateway.test_gunicorn import gateway_env, wait_for_http
+from tests.support.gateway import gateway_env, wait_for_http
 from tests.support.processes import ROOT, free_port, stop
 
 pytestmark = pytest.mark.slow

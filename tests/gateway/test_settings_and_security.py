@@ -53,7 +53,23 @@ def test_production_settings_pass_djangos_deployment_checks() -> None:
     )
 
     assert result.returncode == 0, result.stderr
-    assert "System check identified no issues" in result.stdout
+    # Exactly one check is silenced: HSTS preload (security.W021), an opt-in commitment.
+    assert result.stdout == "System check identified no issues (1 silenced).\n"
+
+
+def test_opting_into_hsts_preload_leaves_no_check_silenced() -> None:
+    result = manage(
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        DJANGO_ENV="production",
+        DJANGO_SECRET_KEY=REAL_SECRET,
+        SECURE_HSTS_PRELOAD="1",
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "System check identified no issues (0 silenced).\n"
 
 
 def test_malformed_variable_is_refused_naming_it() -> None:

@@ -118,6 +118,9 @@ class Command(BaseCommand):
             self.style.SUCCESS(f"Gateway ready at {url}/v1/models")
             + f"\n  Browsable API: log in at {url}/api-auth/login/ (user 'demo', password printed"
             " by create_demo_user, or DEMO_PASSWORD)"
+            + f"\n  API docs (Swagger UI): {url}/v1/docs"
+            + f"\n  Operations page: {url}/ops/ (staff; manage.py createsuperuser)"
+            + f"\n  Prometheus metrics: {url}/metrics (from this machine)"
             + f"\n  Token:  curl -s -X POST {url}/v1/auth/token -d username=demo -d password=…"
             + "\n  Predict: curl -s -H 'Authorization: Bearer <access>' "
             + f"-d '{{\"instances\": [1.0, 2.0, 5.0]}}' {url}/v1/models/half_plus_two:predict"
