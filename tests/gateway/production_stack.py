@@ -12,6 +12,7 @@ import contextlib
 import os
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -148,9 +149,20 @@ def gunicorn_gateway(
         )
     try:
         wait_for_http(f"http://{address}/healthz", process)
-        yield GunicornGateway(address=address, process=process, access_log=access_log)
+        gateway = GunicornGateway(address=address, process=process, access_log=access_log)
+        # One booted worker answers /healthz; tests that compare worker pids need all.
+        wait_for_workers(gateway, int(env.get("GUNICORN_WORKERS", "1")))
+        yield gateway
     finally:
         stop(process)
+
+
+def wait_for_workers(gateway: GunicornGateway, count: int, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while len(gateway.worker_pids()) < count:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"gunicorn has not started {count} workers in {timeout} s")
+        time.sleep(0.05)
 
 
 def access_log_pids(gateway: GunicornGateway) -> dict[str, tuple[int, int]]:

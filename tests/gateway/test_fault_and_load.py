@@ -45,9 +45,11 @@ ANSWER = {"predictions": [3.5, 4.0, 5.5]}
 UNAVAILABLE = {"error": "The model server is unavailable; retry later", "code": "unavailable"}
 # The async audit writer commits every AUDIT_FLUSH_SECONDS (0.1 s by default). A record
 # older than that may still be waiting when the worker dies if the writer thread was
-# not scheduled in time (two shared cores under full load), hence the slack.
+# not scheduled in time: with 32 request threads on two shared cores it has waited up
+# to 0.56 s. The test proves the loss is bounded, not how fast this machine is, so the
+# slack is wide; the figures measured are printed and recorded in the README.
 FLUSH_SECONDS = 0.1
-FLUSH_SLACK_SECONDS = 0.4
+FLUSH_SLACK_SECONDS = 1.9
 
 
 class RestartableModelServer:
