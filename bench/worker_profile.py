@@ -201,6 +201,8 @@ def render(profile: Profile, title: str) -> str:
         "| --- | ---: | ---: |",
     ]
     for step, count in by_step(profile):
+        if count / total < 0.005:
+            continue  # a step that did not show (the URL conf, once preloaded)
         lines.append(
             f"| {step} | {profile.ms_per_request(count):.3f} | {count / total * 100:.0f}% |"
         )
