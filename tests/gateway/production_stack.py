@@ -88,20 +88,6 @@ def production_env(
     }
 
 
-def manage(env: Mapping[str, str], *args: str) -> str:
-    """Runs a management command; its standard output."""
-    result = subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=ROOT,
-        env=dict(env),
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    return result.stdout
-
-
 @dataclass(frozen=True)
 class GunicornGateway:
     address: str  # host:port

@@ -12,9 +12,9 @@ from tests.gateway.production_stack import (
     BEHIND_TLS,
     GunicornGateway,
     gunicorn_gateway,
-    manage,
     production_env,
 )
+from tests.support.gateway import manage
 from tests.support.processes import ModelServerProcess
 
 pytestmark = pytest.mark.slow

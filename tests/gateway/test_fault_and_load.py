@@ -30,10 +30,10 @@ from tests.gateway.production_stack import (
     GunicornGateway,
     flushed_redis_database,
     gunicorn_gateway,
-    manage,
     production_env,
     throwaway_postgres_database,
 )
+from tests.support.gateway import manage
 from tests.support.processes import ModelServerProcess, free_port, model_server
 
 pytestmark = pytest.mark.slow

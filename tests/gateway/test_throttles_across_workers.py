@@ -25,9 +25,9 @@ from tests.gateway.production_stack import (
     access_log_pids,
     flushed_redis_database,
     gunicorn_gateway,
-    manage,
     production_env,
 )
+from tests.support.gateway import manage
 from tests.support.processes import ModelServerProcess
 
 pytestmark = pytest.mark.slow
