@@ -7,7 +7,7 @@ so a request with several problems gets the same first error from both servers.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import grpc
 import numpy as np
@@ -97,19 +97,10 @@ class Inference:
     def classify(
         self, request: classification_pb2.ClassificationRequest
     ) -> classification_pb2.ClassificationResponse:
-        servable = self._manager.resolve(request.model_spec)
-        signature = _method_signature(
-            servable, request.model_spec.signature_name, CLASSIFY_METHOD, "classification"
-        )
-        _check_classification_signature(signature)
         response = classification_pb2.ClassificationResponse()
-        _response_spec(
-            response.model_spec,
-            servable.name,
-            request.model_spec.signature_name,
-            servable.version,
+        servable, signature, examples = self._examples_call(
+            request, response, CLASSIFY_METHOD, "classification", _check_classification_signature
         )
-        examples = _serialized_examples(request.input)
         outputs = servable.run(signature.key, {CLASSIFY_INPUTS: examples}, list(signature.outputs))
         _fill_classification(outputs, len(examples), response.result)
         return response
@@ -117,22 +108,36 @@ class Inference:
     def regress(
         self, request: regression_pb2.RegressionRequest
     ) -> regression_pb2.RegressionResponse:
+        response = regression_pb2.RegressionResponse()
+        servable, signature, examples = self._examples_call(
+            request, response, REGRESS_METHOD, "regression", _check_regression_signature
+        )
+        outputs = servable.run(signature.key, {REGRESS_INPUTS: examples}, [REGRESS_OUTPUTS])
+        _fill_regression(outputs[REGRESS_OUTPUTS], len(examples), response.result)
+        return response
+
+    def _examples_call(
+        self,
+        request: classification_pb2.ClassificationRequest | regression_pb2.RegressionRequest,
+        response: classification_pb2.ClassificationResponse | regression_pb2.RegressionResponse,
+        method_name: str,
+        kind: str,
+        check_signature: Callable[[SignatureInfo], None],
+    ) -> tuple[Servable, SignatureInfo, np.ndarray]:
+        """Classify and Regress alike: resolve the servable, check its signature, fill the
+        response's model spec, and decode the request's tf.Examples."""
         servable = self._manager.resolve(request.model_spec)
         signature = _method_signature(
-            servable, request.model_spec.signature_name, REGRESS_METHOD, "regression"
+            servable, request.model_spec.signature_name, method_name, kind
         )
-        _check_regression_signature(signature)
-        response = regression_pb2.RegressionResponse()
+        check_signature(signature)
         _response_spec(
             response.model_spec,
             servable.name,
             request.model_spec.signature_name,
             servable.version,
         )
-        examples = _serialized_examples(request.input)
-        outputs = servable.run(signature.key, {REGRESS_INPUTS: examples}, [REGRESS_OUTPUTS])
-        _fill_regression(outputs[REGRESS_OUTPUTS], len(examples), response.result)
-        return response
+        return servable, signature, _serialized_examples(request.input)
 
     def multi_inference(
         self, request: inference_pb2.MultiInferenceRequest
