@@ -36,7 +36,10 @@ def is_running(pid: int) -> bool:
 
 
 @pytest.fixture
-def runstack(tmp_path: Path) -> Iterator[tuple[subprocess.Popen, str]]:
+def runstack(tmp_path: Path) -> Iterator[tuple[subprocess.Popen, str, str]]:
+    """runstack on free ports; yields the process, its URL and what it printed up to
+    its "ready" banner (read before the test acts, since the gateway can answer before
+    runstack's own health poll has seen it and printed the banner)."""
     config = tmp_path / "models.config"
     config.write_text(
         'model_config_list { config { name: "half_plus_two" '
@@ -68,15 +71,20 @@ def runstack(tmp_path: Path) -> Iterator[tuple[subprocess.Popen, str]]:
     )
     try:
         wait_for_http(f"http://{bind}/readyz", process, timeout=120)
-        yield process, f"http://{bind}"
+        startup = []
+        for line in process.stdout:  # ends at EOF if runstack exits without the banner
+            startup.append(line)
+            if "Gateway ready at" in line:
+                break
+        yield process, f"http://{bind}", "".join(startup)
     finally:
         stop(process)
 
 
 def test_runstack_serves_until_sigterm_then_stops_both(
-    runstack: tuple[subprocess.Popen, str],
+    runstack: tuple[subprocess.Popen, str, str],
 ) -> None:
-    process, url = runstack
+    process, url, startup = runstack
     children = children_of(process.pid)
 
     ready = httpx.get(f"{url}/readyz")
@@ -85,15 +93,15 @@ def test_runstack_serves_until_sigterm_then_stops_both(
 
     assert ready.json()["models"] == {"half_plus_two": "AVAILABLE"}
     assert returncode == 0
-    assert f"Gateway ready at {url}/v1/models" in process.stdout.read()
+    assert f"Gateway ready at {url}/v1/models" in startup
     assert len(children) == 2
     assert not any(is_running(pid) for pid in children)
 
 
 def test_runstack_exits_non_zero_and_stops_gunicorn_when_the_model_server_dies(
-    runstack: tuple[subprocess.Popen, str],
+    runstack: tuple[subprocess.Popen, str, str],
 ) -> None:
-    process, _ = runstack
+    process, _, _ = runstack
     children = children_of(process.pid)
     [model_server] = [pid for pid in children if "modelserver" in command_line(pid)]
     [gunicorn] = [pid for pid in children if "gunicorn" in command_line(pid)]
