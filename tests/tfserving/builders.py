@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from predictions.tfserving.protos import (
+from tfserving.protos import (
     get_model_metadata_pb2,
     meta_graph_pb2,
     predict_pb2,
     types_pb2,
 )
-from predictions.tfserving.signatures import (
+from tfserving.signatures import (
     DEFAULT_SIGNATURE,
     ModelSignatures,
     Signature,
     TensorSpec,
 )
-from predictions.tfserving.tensors import shape_proto, tensor_proto_from_array
+from tfserving.tensors import shape_proto, tensor_proto_from_array
 
 FLOAT = types_pb2.DT_FLOAT
 DOUBLE = types_pb2.DT_DOUBLE

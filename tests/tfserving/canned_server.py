@@ -17,16 +17,17 @@ from dataclasses import dataclass, field
 import grpc
 import numpy as np
 
-from predictions.tfserving.protos import (
+from tests.tfserving.builders import half_plus_two_metadata
+from tfserving.protos import (
     classification_pb2,
     get_model_status_pb2,
+    model_management_pb2,
     model_service_pb2_grpc,
     predict_pb2,
     prediction_service_pb2_grpc,
     regression_pb2,
 )
-from predictions.tfserving.tensors import array_from_tensor_proto, tensor_proto_from_array
-from tests.tfserving.builders import half_plus_two_metadata
+from tfserving.tensors import array_from_tensor_proto, tensor_proto_from_array
 
 
 @dataclass
@@ -42,6 +43,7 @@ class CannedBehaviour:
 
     faults: list[tuple[grpc.StatusCode, str]] = field(default_factory=list)
     delay_seconds: float = 0.0
+    reload_status: tuple[int, str] = (0, "")  # the status a reload answers in its response
     calls: list[Call] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -98,6 +100,12 @@ class CannedModelService(model_service_pb2_grpc.ModelServiceServicer):
         self.behaviour.record("GetModelStatus", request, context)
         response = get_model_status_pb2.GetModelStatusResponse()
         response.model_version_status.add(version=2, state=30)
+        return response
+
+    def HandleReloadConfigRequest(self, request, context):
+        self.behaviour.record("HandleReloadConfigRequest", request, context)
+        response = model_management_pb2.ReloadConfigResponse()
+        response.status.error_code, response.status.error_message = self.behaviour.reload_status
         return response
 
 

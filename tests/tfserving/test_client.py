@@ -14,14 +14,14 @@ import grpc
 import numpy as np
 import pytest
 
-from predictions.tfserving.client import PredictionClient, channel_options
-from predictions.tfserving.codec import PredictInputs
-from predictions.tfserving.errors import UpstreamError
-from predictions.tfserving.models import ModelRef
-from predictions.tfserving.protos import input_pb2
-from predictions.tfserving.tensors import array_from_tensor_proto, tensor_proto_from_array
 from tests.support.processes import free_port
 from tests.tfserving.canned_server import canned_server, x_values
+from tfserving.client import PredictionClient, backend_targets
+from tfserving.codec import PredictInputs
+from tfserving.errors import UpstreamError
+from tfserving.models import ModelRef
+from tfserving.protos import input_pb2, model_server_config_pb2
+from tfserving.tensors import array_from_tensor_proto, tensor_proto_from_array
 
 ROOT = Path(__file__).resolve().parents[2]
 MODEL = ModelRef("half_plus_two")
@@ -64,12 +64,6 @@ def test_predict_sends_the_model_spec_and_tensors_and_returns_the_response(serve
     assert call.request.model_spec.name == "half_plus_two"
     assert call.request.model_spec.version.value == 1
     assert call.request.model_spec.signature_name == "serving_default"
-
-
-def test_predict_passes_the_output_filter(server, client):
-    client.predict(MODEL, x_inputs(1.0), output_filter=["y"])
-
-    assert list(server.behaviour.calls[0].request.output_filter) == ["y"]
 
 
 def test_request_id_is_sent_as_x_request_id_metadata(server, client):
@@ -164,42 +158,37 @@ def test_a_slow_answer_is_a_504_at_the_deadline(server):
     server.behaviour.delay_seconds = 2.0
     client = client_for(server.address, timeout_seconds=0.3)
 
-    started = time.monotonic()
     with pytest.raises(UpstreamError) as caught:
         client.predict(MODEL, x_inputs(1.0))
-    elapsed = time.monotonic() - started
 
     assert (caught.value.grpc_code, caught.value.status_code) == (
         grpc.StatusCode.DEADLINE_EXCEEDED,
         504,
     )
-    assert 0.25 < elapsed < 1.5
-    assert len(server.behaviour.calls) == 1
+    assert len(server.behaviour.calls) == 1  # a deadline is not retried
 
 
 def test_retries_stop_at_the_deadline(server):
     server.behaviour.faults = [(grpc.StatusCode.UNAVAILABLE, "down")] * 10
     client = client_for(server.address, timeout_seconds=0.2, retries=10, backoff_seconds=0.08)
 
-    started = time.monotonic()
     with pytest.raises(UpstreamError) as caught:
         client.predict(MODEL, x_inputs(1.0))
 
     assert caught.value.status_code == 503
-    assert time.monotonic() - started < 0.5
+    # 11 attempts were allowed; the deadline (0.2 s against 0.08 s between attempts)
+    # ended the retries first.
+    assert 1 < len(server.behaviour.calls) < 11
 
 
 def test_a_stopped_server_gives_503_quickly():
     client = client_for(f"127.0.0.1:{free_port()}", retries=2)
 
-    started = time.monotonic()
     with pytest.raises(UpstreamError) as caught:
         client.predict(MODEL, x_inputs(1.0))
-    elapsed = time.monotonic() - started
 
     assert caught.value.status_code == 503
     assert caught.value.message == "The model server is unavailable; retry later"
-    assert elapsed < 1.0
     client.close()
 
 
@@ -269,14 +258,21 @@ def test_close_opens_a_new_channel_on_the_next_call(server):
     client.close()
 
 
-def test_channel_options_set_limits_round_robin_backoff_and_keepalive():
-    options = dict(channel_options(1234))
+def test_calls_are_balanced_round_robin_over_every_server_of_the_target():
+    with canned_server() as first, canned_server() as second:
+        client = client_for(f"ipv4:{first.address},{second.address}")
+        # Round robin picks among connected servers: call until both have been reached.
+        for _ in range(100):
+            if first.behaviour.calls and second.behaviour.calls:
+                break
+            client.get_model_status(MODEL)
+        first.behaviour.calls.clear()
+        second.behaviour.calls.clear()
+        for _ in range(6):
+            client.get_model_status(MODEL)
+        client.close()
 
-    assert options["grpc.max_send_message_length"] == 1234
-    assert options["grpc.max_receive_message_length"] == 1234
-    assert options["grpc.service_config"] == '{"loadBalancingConfig": [{"round_robin": {}}]}'
-    assert options["grpc.max_reconnect_backoff_ms"] == 250
-    assert options["grpc.keepalive_time_ms"] == 60_000
+    assert (len(first.behaviour.calls), len(second.behaviour.calls)) == (3, 3)
 
 
 def test_messages_over_the_limit_are_refused(server):
@@ -294,8 +290,8 @@ def test_a_forked_child_gets_its_own_channel(server):
     script = textwrap.dedent(
         f"""
         import os, sys
-        from predictions.tfserving.client import PredictionClient
-        from predictions.tfserving.models import ModelRef
+        from tfserving.client import PredictionClient, backend_targets
+        from tfserving.models import ModelRef
         client = PredictionClient({server.address!r}, timeout_seconds=5, max_message_bytes=1 << 20)
         client.get_model_status(ModelRef("m"))
         parent_channel = client.channel
@@ -315,3 +311,45 @@ def test_a_forked_child_gets_its_own_channel(server):
 
     assert result.returncode == 0, result.stderr.decode()
     assert len(server.behaviour.calls) == 2
+
+
+def test_reload_config_sends_the_whole_config(server, client):
+    config = model_server_config_pb2.ModelServerConfig()
+    entry = config.model_config_list.config.add(name="half_plus_two", base_path="/models/h")
+    entry.version_labels["stable"] = 1
+
+    response = client.reload_config(config, request_id="deploy-1")
+
+    assert response.status.error_code == 0
+    [call] = server.behaviour.calls
+    assert (call.method, call.request.config, call.metadata["x-request-id"]) == (
+        "HandleReloadConfigRequest",
+        config,
+        "deploy-1",
+    )
+
+
+def test_a_reload_refused_in_the_response_status_is_an_error(server, client):
+    server.behaviour.reload_status = (9, "Request to assign label to version 3 of model m")
+
+    with pytest.raises(UpstreamError) as caught:
+        client.reload_config(model_server_config_pb2.ModelServerConfig())
+
+    assert caught.value.grpc_code is grpc.StatusCode.FAILED_PRECONDITION
+    assert caught.value.message == "Request to assign label to version 3 of model m"
+
+
+@pytest.mark.parametrize(
+    ("target", "backends"),
+    [
+        ("127.0.0.1:8500", ["127.0.0.1:8500"]),
+        ("tfserving:8500", ["tfserving:8500"]),
+        ("ipv4:10.0.0.1:8500,10.0.0.2:8500", ["ipv4:10.0.0.1:8500", "ipv4:10.0.0.2:8500"]),
+        ("ipv6:[::1]:8500", ["ipv6:[::1]:8500"]),
+        ("dns:///127.0.0.1:8500", ["ipv4:127.0.0.1:8500"]),
+        ("dns://8.8.8.8/127.0.0.1:8500", ["ipv4:127.0.0.1:8500"]),
+        ("dns:///no-such-host.invalid:8500", []),
+    ],
+)
+def test_backend_targets_name_each_server_once(target, backends):
+    assert backend_targets(target) == backends

@@ -7,14 +7,14 @@ import math
 import pytest
 from google.protobuf import text_format
 
-from predictions.tfserving import jsonio
-from predictions.tfserving.codec import (
+from tfserving import jsonio
+from tfserving.codec import (
     parse_examples_request,
     render_classify_response,
     render_regress_response,
 )
-from predictions.tfserving.errors import InvalidInput
-from predictions.tfserving.protos import classification_pb2, input_pb2, regression_pb2
+from tfserving.errors import InvalidInput
+from tfserving.protos import classification_pb2, input_pb2, regression_pb2
 
 
 def parse(body: bytes) -> tuple[str, input_pb2.Input]:

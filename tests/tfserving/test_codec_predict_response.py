@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from predictions.tfserving import jsonio
-from predictions.tfserving.codec import render_predict_response
-from predictions.tfserving.errors import InvalidInput
-from predictions.tfserving.protos import predict_pb2, tensor_pb2, types_pb2
 from tests.tfserving.builders import FLOAT, predict_response, shape_proto
+from tfserving import jsonio
+from tfserving.codec import render_predict_response
+from tfserving.errors import InvalidInput
+from tfserving.protos import predict_pb2, tensor_pb2, types_pb2
 
 
 def rendered(response: predict_pb2.PredictResponse, columnar: bool) -> object:

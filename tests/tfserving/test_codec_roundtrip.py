@@ -9,9 +9,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from predictions.tfserving import jsonio
-from predictions.tfserving.codec import parse_predict_request, render_predict_response
-from predictions.tfserving.tensors import DTYPES, array_from_tensor_proto
 from tests.tfserving.builders import (
     BOOL,
     DOUBLE,
@@ -26,6 +23,9 @@ from tests.tfserving.builders import (
     predict_response,
     signatures,
 )
+from tfserving import jsonio
+from tfserving.codec import parse_predict_request, render_predict_response
+from tfserving.tensors import DTYPES, array_from_tensor_proto
 
 NUMERIC = [FLOAT, DOUBLE, HALF, INT8, INT32, INT64, UINT8, UINT64, BOOL]
 SHAPES = hnp.array_shapes(min_dims=1, max_dims=4, min_side=1, max_side=4)

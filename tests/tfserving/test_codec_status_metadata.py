@@ -6,11 +6,11 @@ import grpc
 import pytest
 from google.protobuf import text_format
 
-from predictions.tfserving import jsonio
-from predictions.tfserving.codec import render_model_metadata, render_model_status
-from predictions.tfserving.errors import UpstreamError
-from predictions.tfserving.protos import get_model_metadata_pb2, get_model_status_pb2
 from tests.tfserving.builders import half_plus_two_metadata
+from tfserving import jsonio
+from tfserving.codec import render_model_metadata, render_model_status
+from tfserving.errors import UpstreamError
+from tfserving.protos import get_model_metadata_pb2, get_model_status_pb2
 
 
 def test_model_status_prints_every_field_with_versions_as_strings():

@@ -3,7 +3,7 @@ from __future__ import annotations
 import grpc
 import pytest
 
-from predictions.tfserving.errors import (
+from tfserving.errors import (
     GatewayError,
     InvalidInput,
     ModelNotFound,
@@ -11,7 +11,7 @@ from predictions.tfserving.errors import (
     UpstreamError,
     http_status_for,
 )
-from predictions.tfserving.models import ModelRef
+from tfserving.models import ModelRef
 
 
 @pytest.mark.parametrize(
@@ -95,6 +95,33 @@ def test_upstream_error_passes_the_model_servers_message_through():
     )
     assert error.grpc_code is grpc.StatusCode.NOT_FOUND
     assert error.headers == {}
+
+
+def test_tensorflows_graph_node_decorations_are_kept_from_the_client():
+    details = (
+        "Feature: petal_width (data type: float) is required but could not be found.\n"
+        "\t [[{{node ParseExample/ParseExampleV2}}]]"
+    )
+
+    error = UpstreamError.from_status(grpc.StatusCode.INVALID_ARGUMENT, details)
+
+    assert error.message == (
+        "Feature: petal_width (data type: float) is required but could not be found."
+    )
+    assert error.details == details
+
+
+def test_tf1_session_decorations_and_input_hints_are_kept_from_the_client():
+    details = (
+        "assertion failed: [x must be positive]\n"
+        "\t [[node Assert (defined at model.py:12) ]]\n\n"
+        "Errors may have originated from an input operation.\n"
+        "Input Source operations connected to node Assert:\n x (defined at model.py:10)"
+    )
+
+    error = UpstreamError.from_status(grpc.StatusCode.INVALID_ARGUMENT, details)
+
+    assert error.message == "assertion failed: [x must be positive]"
 
 
 def test_unavailable_upstream_error_hides_addresses_and_asks_to_retry_after_a_second():

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from predictions.tfserving.errors import InvalidInput
-from predictions.tfserving.json_limits import JsonLimits, check_json_limits
+from tfserving.errors import InvalidInput
+from tfserving.json_limits import JsonLimits, check_json_limits
 
 ROOMY = JsonLimits(max_depth=1_000, max_elements=1_000_000)
 

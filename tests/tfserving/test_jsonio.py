@@ -6,8 +6,8 @@ import math
 import numpy as np
 import pytest
 
-from predictions.tfserving import jsonio
-from predictions.tfserving.errors import InvalidInput
+from tfserving import jsonio
+from tfserving.errors import InvalidInput
 
 
 def test_loads_parses_ordinary_json():
@@ -142,3 +142,27 @@ def test_gc_paused_restores_the_collector_after_an_error():
         jsonio.loads(b"{")
 
     assert gc.isenabled() is True
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"instances": [1.0, NaN], "signature_name": "\\ud800"}',
+        b'{"instances": ["\\udfff", Infinity]}',
+        b'{"\\ud800": [NaN]}',
+        '{"instances": ["\\uDBFF", -Infinity]}',
+    ],
+)
+def test_a_lone_surrogate_beside_a_non_finite_token_is_a_parse_error(body: bytes | str) -> None:
+    # The standard library, which reads the tokens, would let the surrogate through.
+    with pytest.raises(InvalidInput, match=r"^JSON Parse error: The surrogate pair in string"):
+        jsonio.loads(body)
+
+
+def test_a_lone_surrogate_alone_is_a_parse_error_too() -> None:
+    with pytest.raises(InvalidInput, match=r"^JSON Parse error: no low surrogate"):
+        jsonio.loads(b'{"instances": ["\\ud800"]}')
+
+
+def test_a_surrogate_pair_beside_a_non_finite_token_is_text() -> None:
+    assert jsonio.loads(b'["\\ud83d\\ude00", NaN]')[0] == "\N{GRINNING FACE}"

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from predictions.tfserving.models import ModelRef
+from tfserving.models import ModelRef
 
 
 def test_model_ref_without_version_or_label_asks_for_the_latest_version():

@@ -9,11 +9,14 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGE = ROOT / "predictions" / "tfserving"
+PACKAGE = ROOT / "tfserving"
 
 
 def test_importing_every_tfserving_module_does_not_execute_tensorflow():
-    modules = sorted(f"predictions.tfserving.{path.stem}" for path in PACKAGE.glob("*.py"))
+    modules = sorted(
+        ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+        for path in PACKAGE.rglob("*.py")
+    )
     script = (
         "import importlib, json, sys\n"
         f"for name in {modules!r}:\n"
@@ -31,7 +34,7 @@ def test_importing_every_tfserving_module_does_not_execute_tensorflow():
     )
     loaded = json.loads(result.stdout)
 
-    assert "predictions.tfserving.client" in modules and "predictions.tfserving.codec" in modules
+    assert "tfserving.client" in modules and "tfserving.codec" in modules
     # Only generated *_pb2 modules (and their empty parent packages) may be registered;
     # the package itself (tensorflow/__init__.py) and tensorflow.python never run.
     assert "tensorflow" not in loaded
@@ -43,8 +46,8 @@ def test_importing_every_tfserving_module_does_not_execute_tensorflow():
 
 def test_no_module_in_the_package_imports_tensorflow_directly():
     offending = [
-        f"{path.name}:{number}"
-        for path in PACKAGE.glob("*.py")
+        f"{path.relative_to(ROOT)}:{number}"
+        for path in PACKAGE.rglob("*.py")
         for number, line in enumerate(path.read_text().splitlines(), start=1)
         if line.lstrip().startswith(("import tensorflow", "from tensorflow"))
     ]

@@ -3,13 +3,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from predictions.tfserving.protos import tensor_pb2, types_pb2
-from predictions.tfserving.tensors import (
-    array_from_tensor_proto,
-    dtype_for_array,
-    dtype_name,
-    tensor_proto_from_array,
-)
 from tests.tfserving.builders import (
     BOOL,
     DOUBLE,
@@ -25,6 +18,13 @@ from tests.tfserving.builders import (
     UINT32,
     UINT64,
     shape_proto,
+)
+from tfserving.protos import tensor_pb2, types_pb2
+from tfserving.tensors import (
+    array_from_tensor_proto,
+    dtype_for_array,
+    dtype_name,
+    tensor_proto_from_array,
 )
 
 NUMERIC = [

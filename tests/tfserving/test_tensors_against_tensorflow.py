@@ -1,4 +1,4 @@
-"""tensors.py against TensorFlow's own conversion (tf.make_tensor_proto / tf.make_ndarray)."""
+"""tensors.py and the codec against TensorFlow's own conversion (make_tensor_proto, C++ protos)."""
 
 from __future__ import annotations
 
@@ -8,14 +8,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from predictions.tfserving.protos import tensor_pb2
-from predictions.tfserving.tensors import (
+from tests.tfserving.builders import INT8, INT16, STRING, UINT8, signatures
+from tfserving.codec import parse_predict_request
+from tfserving.protos import tensor_pb2
+from tfserving.tensors import (
     DTYPES,
     array_from_tensor_proto,
     shape_proto,
     tensor_proto_from_array,
 )
-from tests.tfserving.builders import STRING
 
 NUMERIC_DTYPES = sorted(enum for enum in DTYPES if enum != STRING)
 SHAPES = hnp.array_shapes(min_dims=0, max_dims=4, min_side=0, max_side=5)
@@ -110,3 +111,22 @@ def test_short_string_value_lists_are_padded_as_tensorflow_pads_them(array, data
     proto.string_val.extend(array.ravel()[:count].tolist())
 
     assert array_from_tensor_proto(proto).tolist() == tf.make_ndarray(proto).tolist()
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.sampled_from([INT8, INT16, UINT8]),
+    st.lists(st.integers(min_value=-(2**31), max_value=2**31 - 1), min_size=1, max_size=8),
+)
+def test_small_integers_wrap_as_tensorflow_reads_tf_servings_int_val(dtype, numbers):
+    # TF Serving's REST layer puts any int32 into int_val; TensorFlow's C++ Tensor::FromProto
+    # (tf.io.parse_tensor) narrows it. The codec's tensor must hold the same values.
+    tf_serving_proto = tensor_pb2.TensorProto(dtype=dtype, tensor_shape=shape_proto([len(numbers)]))
+    tf_serving_proto.int_val.extend(numbers)
+    expected = tf.io.parse_tensor(
+        tf_serving_proto.SerializeToString(), tf.dtypes.as_dtype(dtype)
+    ).numpy()
+
+    ours = parse_predict_request({"inputs": numbers}, signatures({"v": (dtype, None)}))
+
+    assert_same_array(array_from_tensor_proto(ours.tensors["v"]), expected)

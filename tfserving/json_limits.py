@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from predictions.tfserving.errors import InvalidInput
+from tfserving.errors import InvalidInput
 
 _SHAPE_BYTES = b'[]{},:"'
 _NOT_SHAPE_BYTES = bytes(sorted(set(range(256)) - set(_SHAPE_BYTES)))

@@ -1,10 +1,22 @@
-"""Which model a request is for: a name plus an optional version or label."""
+"""Which model a request is for (a name plus an optional version or label), and which
+of TF Serving's REST methods it asks for."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Literal
 
-from predictions.tfserving.protos import model_pb2
+from tfserving.protos import model_pb2
+
+ExamplesMethod = Literal["classify", "regress"]
+InferenceMethod = Literal["predict"] | ExamplesMethod
+# The SignatureDef method_name of each REST method.
+METHOD_NAMES: Mapping[str, str] = {
+    "predict": "tensorflow/serving/predict",
+    "classify": "tensorflow/serving/classify",
+    "regress": "tensorflow/serving/regress",
+}
 
 
 @dataclass(frozen=True)

@@ -61,6 +61,7 @@ def _load(*module_names: str) -> list[types.ModuleType]:
     prediction_service_pb2_grpc,
     model_service_pb2_grpc,
     model_server_config_pb2,
+    meta_graph_pb2,
 ) = _load(
     "tensorflow.core.framework.tensor_pb2",
     "tensorflow.core.framework.tensor_shape_pb2",
@@ -79,9 +80,8 @@ def _load(*module_names: str) -> list[types.ModuleType]:
     "tensorflow_serving.apis.prediction_service_pb2_grpc",
     "tensorflow_serving.apis.model_service_pb2_grpc",
     "tensorflow_serving.config.model_server_config_pb2",
+    "tensorflow.core.protobuf.meta_graph_pb2",
 )
-
-meta_graph_pb2 = importlib.import_module("tensorflow.core.protobuf.meta_graph_pb2")
 
 __all__ = [
     "classification_pb2",

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from predictions.tfserving.protos import tensor_pb2, tensor_shape_pb2, types_pb2
+from tfserving.protos import tensor_pb2, tensor_shape_pb2, types_pb2
 
 
 @dataclass(frozen=True)

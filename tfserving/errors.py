@@ -7,11 +7,12 @@ them into ``{"error": message, "code": code}`` in one place.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 import grpc
 
-from predictions.tfserving.models import ModelRef
+from tfserving.models import ModelRef
 
 _HTTP_STATUS_BY_GRPC_CODE: Mapping[grpc.StatusCode, int] = {
     grpc.StatusCode.OK: 200,
@@ -28,6 +29,15 @@ _HTTP_STATUS_BY_GRPC_CODE: Mapping[grpc.StatusCode, int] = {
 RETRY_AFTER_SECONDS = 1
 
 UNKNOWN_LABEL = "Unrecognized servable version label: "
+
+# TensorFlow decorates a failed graph run with the nodes involved, e.g.
+# "\n\t [[{{node ParseExample/ParseExampleV2}}]]": the model's internals, of no use
+# to a client (the gateway's log keeps the full text).
+_GRAPH_NODE_LINE = re.compile(r"^\s*\[\[.*\]\]\s*$")
+_GRAPH_HINTS = (
+    "Errors may have originated from an input operation.",
+    "Input Source operations connected to node",
+)
 
 
 def http_status_for(code: grpc.StatusCode) -> int:
@@ -129,8 +139,27 @@ class UpstreamError(GatewayError):
         elif grpc_code is grpc.StatusCode.DEADLINE_EXCEEDED:
             message = "The model server did not answer before the deadline"
         else:
-            message = details or grpc_code.name
+            message = client_message(details) or grpc_code.name
         GatewayError.__init__(self, message, headers=headers)
+
+
+def with_hint(error: UpstreamError, hint: str) -> UpstreamError:
+    """The same error, its message followed by what the client could do instead."""
+    hinted = UpstreamError.from_status(error.grpc_code, error.details)
+    hinted.message = f"{error.message.rstrip('.')}. {hint}"
+    hinted.args = (hinted.message,)
+    return hinted
+
+
+def client_message(details: str) -> str:
+    """The model server's message without TensorFlow's graph-node decorations."""
+    kept = []
+    for line in details.splitlines():
+        if line.strip().startswith(_GRAPH_HINTS):
+            break
+        if not _GRAPH_NODE_LINE.match(line):
+            kept.append(line)
+    return "\n".join(kept).strip()
 
 
 def grpc_code_of(error: grpc.RpcError) -> grpc.StatusCode:

@@ -5,8 +5,10 @@ tokens (not valid RFC 8259 JSON, but what its clients send and expect). orjson
 is several times faster than the standard library and serialises numpy arrays
 directly, but it rejects those tokens on input and writes ``null`` on output.
 So: orjson first; the standard library only when the body really contains such
-a token; and on output, a ``null`` that orjson wrote for a non-finite float is
-replaced by the token TF Serving would write.
+a token (and then a lone surrogate escape, which orjson and TF Serving's parser
+refuse but the standard library lets through, is refused too); and on output, a
+``null`` that orjson wrote for a non-finite float is replaced by the token TF Serving
+would write.
 """
 
 from __future__ import annotations
@@ -15,17 +17,20 @@ import contextlib
 import gc
 import json
 import math
+import re
 from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import orjson
 
-from predictions.tfserving.errors import InvalidInput
+from tfserving.errors import InvalidInput
 
 _DUMPS_OPTIONS = orjson.OPT_SERIALIZE_NUMPY
 _NON_FINITE_TOKENS = (b"NaN", b"Infinity")
 _NULL = b"null"
+# \uD800-\uDFFF: half of a surrogate pair; a string holding one is not Unicode text.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
 def loads(data: bytes | bytearray | memoryview | str) -> Any:
@@ -38,11 +43,34 @@ def loads(data: bytes | bytearray | memoryview | str) -> Any:
     except orjson.JSONDecodeError as error:
         if not _may_have_non_finite_tokens(data):
             raise InvalidInput(f"JSON Parse error: {error}") from None
+    raw = bytes(data) if isinstance(data, memoryview | bytearray) else data
     try:
         # json accepts exactly the NaN / Infinity / -Infinity tokens TF Serving accepts.
-        return json.loads(bytes(data) if isinstance(data, memoryview | bytearray) else data)
+        parsed = json.loads(raw)
     except (ValueError, RecursionError) as error:
         raise InvalidInput(f"JSON Parse error: {error}") from None
+    escapes = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw
+    if _SURROGATE_ESCAPE.search(escapes) and _has_lone_surrogate(parsed):
+        raise InvalidInput("JSON Parse error: The surrogate pair in string is invalid")
+    return parsed
+
+
+def _has_lone_surrogate(value: Any) -> bool:
+    """Whether a parsed document holds a string (or key) that is not valid Unicode."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
 
 
 @contextlib.contextmanager
@@ -120,9 +148,8 @@ def _array_fragment(array: np.ndarray) -> Any:
     # so the n-th "null" is the n-th non-finite element.
     pieces = orjson.dumps(array, option=_DUMPS_OPTIONS).split(_NULL)
     tokens = [non_finite_token(value) for value in array.ravel()[~finite.ravel()].tolist()]
-    assert len(pieces) == len(tokens) + 1
     joined = bytearray(pieces[0])
-    for token, piece in zip(tokens, pieces[1:], strict=True):
+    for token, piece in zip(tokens, pieces[1:], strict=True):  # strict: n nulls, n tokens
         joined += token
         joined += piece
     return orjson.Fragment(bytes(joined))

@@ -9,13 +9,17 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import Protocol
 
-from predictions.tfserving.errors import InvalidInput
-from predictions.tfserving.models import ModelRef
-from predictions.tfserving.protos import get_model_metadata_pb2, meta_graph_pb2
-from predictions.tfserving.tensors import dtype_name
+import grpc
+
+from tfserving.errors import InvalidInput, UpstreamError
+from tfserving.models import ModelRef
+from tfserving.protos import get_model_metadata_pb2, meta_graph_pb2
+from tfserving.tensors import dtype_name
 
 DEFAULT_SIGNATURE = "serving_default"
 SIGNATURE_DEF_FIELD = "signature_def"
@@ -33,18 +37,13 @@ class TensorSpec:
         """``float tensor of shape [-1,3]``: what the signature expects, for messages."""
         return f"{dtype_name(self.dtype)} tensor of shape {shape_text(self.shape)}"
 
-    def accepts_shape(self, shape: tuple[int, ...]) -> bool:
-        if self.shape is None:
-            return True
-        return len(shape) == len(self.shape) and all(
-            want < 0 or want == got for want, got in zip(self.shape, shape, strict=True)
-        )
-
 
 def shape_text(shape: tuple[int, ...] | None) -> str:
-    """A shape the way TF Serving prints one: ``[-1,28,28,1]``, ``[]``, ``[?]`` (unknown rank)."""
+    """A shape as TensorFlow's shape DebugString prints it in TF Serving's messages:
+    ``[2,3]``, ``[]`` for a scalar, ``<unknown>`` for an unknown rank. Shared with the
+    embedded model server, so both print shapes alike."""
     if shape is None:
-        return "[?]"
+        return "<unknown>"
     return "[" + ",".join(str(size) for size in shape) + "]"
 
 
@@ -122,23 +121,51 @@ class _Slot:
     entry: _Entry | None = None
 
 
+class Fetch(Protocol):
+    """``PredictionClient.get_model_metadata``: given what is left of the deadline."""
+
+    def __call__(
+        self, ref: ModelRef, *, timeout_seconds: float
+    ) -> get_model_metadata_pb2.GetModelMetadataResponse: ...
+
+
+def _deadline_exceeded() -> UpstreamError:
+    return UpstreamError.from_status(
+        grpc.StatusCode.DEADLINE_EXCEEDED, "deadline exceeded waiting for the model's signatures"
+    )
+
+
+def _no_admission(model: str) -> AbstractContextManager[None]:
+    return nullcontext()
+
+
 class SignatureCache:
     """ModelSignatures per ModelRef, kept for ``ttl_seconds`` (0 disables caching).
 
     Thread-safe; one instance per process. ``fetch`` is usually
     ``PredictionClient.get_model_metadata`` and may raise (e.g. UpstreamError for an
     unknown model): errors are not cached.
+
+    A miss, waiting for another thread's fetch of the same model included, takes at
+    most ``timeout_seconds`` (the model server deadline) and then fails as a call past
+    its deadline does: a waiter must not wait out a hung fetch and then make its own.
+    The wait happens inside ``admission(model name)`` (the web tier's bound on model
+    server calls), so threads queued on a hung model are counted against it too.
     """
 
     def __init__(
         self,
-        fetch: Callable[[ModelRef], get_model_metadata_pb2.GetModelMetadataResponse],
+        fetch: Fetch,
         ttl_seconds: float,
         *,
+        timeout_seconds: float = 10.0,
+        admission: Callable[[str], AbstractContextManager[None]] = _no_admission,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._fetch = fetch
         self._ttl = ttl_seconds
+        self._timeout = timeout_seconds
+        self._admission = admission
         self._clock = clock
         self._slots: dict[ModelRef, _Slot] = {}
         self._slots_lock = threading.Lock()
@@ -148,19 +175,22 @@ class SignatureCache:
         entry = slot.entry
         if entry is not None and entry.expires_at > self._clock():
             return entry.value
-        with slot.lock:
-            entry = slot.entry
-            if entry is not None and entry.expires_at > self._clock():
-                return entry.value  # another thread fetched it while we waited
-            value = signatures_from_metadata(self._fetch(ref))
-            slot.entry = _Entry(value, self._clock() + self._ttl)
-            return value
-
-    def invalidate(self, name: str) -> None:
-        """Forget every cached entry of model ``name`` (all versions and labels)."""
-        with self._slots_lock:
-            for ref in [ref for ref in self._slots if ref.name == name]:
-                del self._slots[ref]
+        deadline = time.monotonic() + self._timeout
+        with self._admission(ref.name):
+            if not slot.lock.acquire(timeout=max(0.0, deadline - time.monotonic())):
+                raise _deadline_exceeded()
+            try:
+                entry = slot.entry
+                if entry is not None and entry.expires_at > self._clock():
+                    return entry.value  # another thread fetched it while we waited
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise _deadline_exceeded()
+                value = signatures_from_metadata(self._fetch(ref, timeout_seconds=remaining))
+                slot.entry = _Entry(value, self._clock() + self._ttl)
+                return value
+            finally:
+                slot.lock.release()
 
     def note_served_version(self, ref: ModelRef, version: int) -> None:
         """Drop ``ref``'s entry if the model server just served another version for it.

@@ -15,31 +15,37 @@ within that deadline; every gRPC failure leaves as an UpstreamError.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import random
+import socket
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
 import grpc
 
-from predictions.tfserving.codec import PredictInputs
-from predictions.tfserving.errors import UpstreamError, grpc_code_of
-from predictions.tfserving.models import ModelRef
-from predictions.tfserving.protos import (
+from tfserving import tracing
+from tfserving.codec import PredictInputs
+from tfserving.errors import UpstreamError, grpc_code_of
+from tfserving.models import ModelRef
+from tfserving.protos import (
     classification_pb2,
     get_model_metadata_pb2,
     get_model_status_pb2,
     input_pb2,
+    model_management_pb2,
+    model_server_config_pb2,
     model_service_pb2_grpc,
     predict_pb2,
     prediction_service_pb2_grpc,
     regression_pb2,
 )
-from predictions.tfserving.signatures import SIGNATURE_DEF_FIELD
+from tfserving.signatures import SIGNATURE_DEF_FIELD
 
 REQUEST_ID_METADATA_KEY = "x-request-id"
 _MAX_REQUEST_ID_LENGTH = 128
@@ -48,6 +54,36 @@ _MAX_REQUEST_ID_LENGTH = 128
 _RECONNECT_WAIT_SECONDS = 0.3
 
 _SERVICE_CONFIG = json.dumps({"loadBalancingConfig": [{"round_robin": {}}]})
+_STATUS_CODES = {code.value[0]: code for code in grpc.StatusCode}
+
+
+def backend_targets(target: str) -> list[str]:
+    """One gRPC target per model server behind ``target``, for calls every server must get.
+
+    A channel balances each call over the servers a target resolves to, but a config
+    reload or a status check must reach each of them: ``dns:///host:port`` becomes one
+    ``ipv4:``/``ipv6:`` target per address, ``ipv4:a:p,b:p`` one per entry; any other
+    target names one server. An unresolvable name gives no targets.
+    """
+    if target.startswith(("ipv4:", "ipv6:")):
+        scheme, _, addresses = target.partition(":")
+        return [f"{scheme}:{address}" for address in addresses.split(",") if address]
+    if not target.startswith("dns:"):
+        return [target]
+    host_and_port = target.removeprefix("dns:").lstrip("/").rsplit("/", 1)[-1]
+    host, _, port = host_and_port.rpartition(":")
+    host = host.strip("[]")
+    try:
+        found = socket.getaddrinfo(host, int(port), type=socket.SOCK_STREAM)
+    except (OSError, ValueError):
+        return []
+    targets = []
+    for *_, address in found:
+        ip = ipaddress.ip_address(address[0])
+        entry = f"ipv4:{ip}:{port}" if ip.version == 4 else f"ipv6:[{ip}]:{port}"
+        if entry not in targets:
+            targets.append(entry)
+    return targets
 
 
 def channel_options(max_message_bytes: int) -> list[tuple[str, Any]]:
@@ -96,6 +132,8 @@ def _shared_stubs(target: str, max_message_bytes: int) -> _Stubs:
             # A channel from the parent process is dropped, not closed: closing it
             # here would act on the parent's connections.
             channel = grpc.insecure_channel(target, options=channel_options(max_message_bytes))
+            # While tracing, each call's metadata also carries its span's traceparent.
+            channel = tracing.intercept(channel, target)
             stubs = _Stubs(
                 pid=pid,
                 channel=channel,
@@ -104,6 +142,15 @@ def _shared_stubs(target: str, max_message_bytes: int) -> _Stubs:
             )
             _stubs_by_key[key] = stubs
         return stubs
+
+
+# Entered around each call (its retries included) with the model's name (None for a
+# config reload): the web tier's bound on concurrent calls, or nothing.
+Admission = Callable[[str | None], AbstractContextManager[None]]
+
+
+def _no_admission(model: str | None) -> AbstractContextManager[None]:
+    return nullcontext()
 
 
 def _request_metadata(request_id: str | None) -> tuple[tuple[str, str], ...]:
@@ -125,12 +172,14 @@ class PredictionClient:
         max_message_bytes: int,
         retries: int = 2,
         backoff_seconds: float = 0.05,
+        admission: Admission = _no_admission,
     ) -> None:
         self.target = target
         self.timeout_seconds = timeout_seconds
         self.max_message_bytes = max_message_bytes
         self.retries = retries
         self.backoff_seconds = backoff_seconds
+        self.admission = admission
 
     @property
     def channel(self) -> grpc.Channel:
@@ -143,16 +192,14 @@ class PredictionClient:
         self,
         ref: ModelRef,
         predict_inputs: PredictInputs,
-        output_filter: Iterable[str] = (),
         request_id: str | None = None,
     ) -> predict_pb2.PredictResponse:
         request = predict_pb2.PredictRequest(
-            model_spec=ref.model_spec(predict_inputs.signature_name),
-            output_filter=list(output_filter),
+            model_spec=ref.model_spec(predict_inputs.signature_name)
         )
         for name, tensor in predict_inputs.tensors.items():
             request.inputs[name].CopyFrom(tensor)
-        return self._call(lambda stubs: stubs.prediction.Predict, request, request_id)
+        return self._call(lambda stubs: stubs.prediction.Predict, request, request_id, ref.name)
 
     def classify(
         self,
@@ -164,7 +211,7 @@ class PredictionClient:
         request = classification_pb2.ClassificationRequest(
             model_spec=ref.model_spec(signature_name), input=input
         )
-        return self._call(lambda stubs: stubs.prediction.Classify, request, request_id)
+        return self._call(lambda stubs: stubs.prediction.Classify, request, request_id, ref.name)
 
     def regress(
         self,
@@ -176,15 +223,27 @@ class PredictionClient:
         request = regression_pb2.RegressionRequest(
             model_spec=ref.model_spec(signature_name), input=input
         )
-        return self._call(lambda stubs: stubs.prediction.Regress, request, request_id)
+        return self._call(lambda stubs: stubs.prediction.Regress, request, request_id, ref.name)
 
     def get_model_metadata(
-        self, ref: ModelRef, request_id: str | None = None
+        self,
+        ref: ModelRef,
+        request_id: str | None = None,
+        *,
+        timeout_seconds: float | None = None,
     ) -> get_model_metadata_pb2.GetModelMetadataResponse:
+        """The model's signatures; ``timeout_seconds`` (at most the client's) is what is
+        left of a caller's own deadline."""
         request = get_model_metadata_pb2.GetModelMetadataRequest(
             model_spec=ref.model_spec(), metadata_field=[SIGNATURE_DEF_FIELD]
         )
-        return self._call(lambda stubs: stubs.prediction.GetModelMetadata, request, request_id)
+        return self._call(
+            lambda stubs: stubs.prediction.GetModelMetadata,
+            request,
+            request_id,
+            ref.name,
+            timeout_seconds=timeout_seconds,
+        )
 
     # -- ModelService ------------------------------------------------------
 
@@ -192,7 +251,24 @@ class PredictionClient:
         self, ref: ModelRef, request_id: str | None = None
     ) -> get_model_status_pb2.GetModelStatusResponse:
         request = get_model_status_pb2.GetModelStatusRequest(model_spec=ref.model_spec())
-        return self._call(lambda stubs: stubs.model.GetModelStatus, request, request_id)
+        return self._call(lambda stubs: stubs.model.GetModelStatus, request, request_id, ref.name)
+
+    def reload_config(
+        self, config: model_server_config_pb2.ModelServerConfig, request_id: str | None = None
+    ) -> model_management_pb2.ReloadConfigResponse:
+        """HandleReloadConfigRequest: serve exactly ``config``'s models, versions and labels.
+
+        A refusal the server reports in the response's status instead of the call's is
+        raised as an UpstreamError all the same.
+        """
+        request = model_management_pb2.ReloadConfigRequest(config=config)
+        response = self._call(
+            lambda stubs: stubs.model.HandleReloadConfigRequest, request, request_id, None
+        )
+        if response.status.error_code:
+            code = _STATUS_CODES.get(response.status.error_code, grpc.StatusCode.UNKNOWN)
+            raise UpstreamError.from_status(code, response.status.error_message)
+        return response
 
     def close(self) -> None:
         """Close this process's channel for the target (the next call opens a new one)."""
@@ -210,9 +286,25 @@ class PredictionClient:
         method: Callable[[_Stubs], grpc.UnaryUnaryMultiCallable],
         request: Any,
         request_id: str | None,
+        model: str | None,
+        *,
+        timeout_seconds: float | None = None,
+    ) -> Any:
+        timeout = self.timeout_seconds
+        if timeout_seconds is not None:
+            timeout = min(timeout, timeout_seconds)
+        deadline = time.monotonic() + timeout  # a wait for admission spends it too
+        with self.admission(model):
+            return self._call_within(method, request, request_id, deadline)
+
+    def _call_within(
+        self,
+        method: Callable[[_Stubs], grpc.UnaryUnaryMultiCallable],
+        request: Any,
+        request_id: str | None,
+        deadline: float,
     ) -> Any:
         metadata = _request_metadata(request_id)
-        deadline = time.monotonic() + self.timeout_seconds
         attempt = 0
         while True:
             remaining = deadline - time.monotonic()
