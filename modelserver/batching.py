@@ -1,12 +1,13 @@
 """Server-side batching with TF Serving's semantics (its SharedBatchScheduler + BatchingSession).
 
-Each (servable, signature) has a queue of batches; the newest batch is open and
-takes tasks until adding one would exceed max_batch_size. A batch is processed by
-one of num_batch_threads workers once it is closed (full, or the next task did
-not fit) or its oldest task has waited batch_timeout_micros. With a timeout of 0
-a batch goes as soon as a worker is free, so batches grow exactly while all
-workers are busy. Inputs are concatenated along dimension 0, padded to the next
-allowed_batch_sizes entry by repeating the first row, run once, and split back.
+Each servable and set of fed and fetched tensors (TF Serving's TensorSignature) has a
+queue of batches; the newest batch is open and takes tasks until adding one would
+exceed max_batch_size. A batch is processed by one of num_batch_threads workers once
+it is closed (full, or the next task did not fit) or its oldest task has waited
+batch_timeout_micros. With a timeout of 0 a batch goes as soon as a worker is free, so
+batches grow exactly while all workers are busy. Inputs are concatenated along dimension
+0, padded to the next allowed_batch_sizes entry by repeating the first row, run once, and
+split back.
 
 One deliberate difference: TF Serving fails a whole batch when its tasks' inputs
 have different trailing shapes; here such a task starts a batch of its own.
@@ -24,8 +25,8 @@ from dataclasses import dataclass, field
 import grpc
 import numpy as np
 
-from modelserver import errors
-from modelserver.batching_parameters import BatchingParameters
+from modelserver import errors, tracing
+from tfserving.batching_parameters import BatchingParameters
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,8 @@ RunBatch = Callable[[Mapping[str, np.ndarray]], Mapping[str, np.ndarray]]
 
 def batch_size_of(inputs: Mapping[str, np.ndarray]) -> int:
     """The shared 0th dimension of a task's inputs (TF Serving's ComputeTensorBatchSize)."""
+    if not inputs:
+        raise errors.no_batch_inputs()
     sizes = set()
     for array in inputs.values():
         if array.ndim == 0:
@@ -64,6 +67,7 @@ class _Task:
     done: threading.Lock = field(default_factory=_held_lock)
     outputs: Mapping[str, np.ndarray] | None = None
     error: Exception | None = None
+    trace_context: object = None  # the call's, for the batch's span (None: not tracing)
 
 
 @dataclass(eq=False)
@@ -129,6 +133,7 @@ class BatchScheduler:
         if size > self.parameters.max_batch_size:
             raise errors.task_larger_than_batch(size, self.parameters.max_batch_size)
         task = _Task(inputs=inputs, size=size, merge_key=_merge_key(inputs))
+        task.trace_context = tracing.current_context()
         with self._cond:
             queue = self._queues.get(key)
             if queue is None:
@@ -225,7 +230,9 @@ class BatchScheduler:
         padded = self.parameters.padded_size(batch.size)
         try:
             merged = _merge([task.inputs for task in batch.tasks], padded - batch.size)
-            outputs = queue.run_batch(merged)
+            contexts = [task.trace_context for task in batch.tasks]
+            with tracing.batch_span(contexts, queue.label, batch.size, padded):
+                outputs = queue.run_batch(merged)
             _split(outputs, batch.tasks, padded)
         except Exception as error:  # every task of the batch gets the batch's error
             failure = errors.from_exception(error)

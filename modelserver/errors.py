@@ -2,14 +2,12 @@
 
 Clients (the gateway among them) match on these status codes and texts, so every
 message a request can trigger is built here, in one place, and documented in
-modelserver/README.md. Where TF Serving's text comes from a TensorFlow session
-error that does not name the input (dtype and shape mismatches), the message keeps
-TensorFlow's wording and adds the input's name and what the signature expects.
+modelserver/README.md. Failures inside a session run (wrong dtypes, graph errors) are
+TensorFlow's own, passed through with their code and text as TF Serving passes them.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 
 import grpc
@@ -103,35 +101,28 @@ def input_size_mismatch(sent: Iterable[str], expected: Iterable[str]) -> Serving
     )
 
 
-def input_not_in_request(alias: str, feed_name: str, sent: Iterable[str]) -> ServingError:
+def input_not_in_request(
+    alias: str, feed_name: str, sent: Iterable[str], defaults: Iterable[str]
+) -> ServingError:
     return ServingError(
         grpc.StatusCode.INVALID_ARGUMENT,
         f"Signature input alias: {alias}(feed name: {feed_name}) not found in request and no "
         f"default value provided. Inputs expected to be in the request {{{_joined(sent)}}}, "
-        "or default input alias set: ",
+        f"or default input alias set: {_joined(defaults)}",
+    )
+
+
+def invalid_input_name(used: Iterable[str], sent: Iterable[str]) -> ServingError:
+    """Only reachable with signature defaults: as many inputs as the signature, one misnamed."""
+    return ServingError(
+        grpc.StatusCode.INVALID_ARGUMENT,
+        f"Inputs contains invalid name. Used request inputs: {_joined(used)}, "
+        f"request input: {_joined(sent)}",
     )
 
 
 def tensor_parsing_error(alias: str) -> ServingError:
     return ServingError(grpc.StatusCode.INVALID_ARGUMENT, f"tensor parsing error: {alias}")
-
-
-def wrong_input_dtype(
-    index: int, alias: str, feed_name: str, expected: str, provided: str
-) -> ServingError:
-    return ServingError(
-        grpc.StatusCode.INVALID_ARGUMENT,
-        f"Expects arg[{index}] to be {expected} but {provided} is provided "
-        f"(input {alias}, feed name: {feed_name})",
-    )
-
-
-def wrong_input_shape(alias: str, feed_name: str, got: str, expected: str) -> ServingError:
-    return ServingError(
-        grpc.StatusCode.INVALID_ARGUMENT,
-        f"Cannot feed value of shape {got} for input {alias}(feed name: {feed_name}), "
-        f"which has shape {expected}",
-    )
 
 
 def unknown_output_alias(alias: str, outputs: Iterable[str]) -> ServingError:
@@ -150,6 +141,12 @@ def unequal_batch_sizes() -> ServingError:
     return ServingError(
         grpc.StatusCode.INVALID_ARGUMENT,
         "Batching Run() input tensors must have equal 0th-dimension size",
+    )
+
+
+def no_batch_inputs() -> ServingError:
+    return ServingError(
+        grpc.StatusCode.INVALID_ARGUMENT, "Batching Run() must have at least one input tensor"
     )
 
 
@@ -198,25 +195,13 @@ def empty_input() -> ServingError:
 
 
 _CODES_BY_NUMBER = {code.value[0]: code for code in grpc.StatusCode}
-_EAGER_FUNCTION_SUFFIX = re.compile(r"\s*\[Op:__inference_[^\]]*\]$")
 
 
-def _session_style(message: str) -> str:
-    """TensorFlow's error text as a TF Serving session run reports it: without the eager
-    wrapper's "Graph execution error: Detected at node ... defined at" preamble (a Python
-    stack of the export script) and its "[Op:__inference_...]" suffix."""
-    if message.startswith("Graph execution error:"):
-        lines = message.splitlines()[1:]
-        while lines and (
-            not lines[0].strip()
-            or lines[0].startswith(("Detected at node", " ", "<stack traces unavailable>"))
-        ):
-            lines.pop(0)
-        message = "\n".join(lines) or message
-    return _EAGER_FUNCTION_SUFFIX.sub("", message)
+def code_for_number(number: int) -> grpc.StatusCode:
+    return _CODES_BY_NUMBER.get(number, grpc.StatusCode.UNKNOWN)
 
 
-def from_exception(error: Exception) -> ServingError:
+def from_exception(error: BaseException) -> ServingError:
     """A ServingError for any failure: TensorFlow's own errors (tf.errors.OpError) keep
     their canonical code and message, as TF Serving passes session errors through;
     anything else is INTERNAL."""
@@ -225,5 +210,10 @@ def from_exception(error: Exception) -> ServingError:
     code = getattr(error, "error_code", None)
     message = getattr(error, "message", None)
     if isinstance(code, int) and isinstance(message, str) and code in _CODES_BY_NUMBER:
-        return ServingError(_CODES_BY_NUMBER[code], _session_style(message))
+        return ServingError(_CODES_BY_NUMBER[code], message)
     return ServingError(grpc.StatusCode.INTERNAL, str(error) or type(error).__name__)
+
+
+def status_string(code: grpc.StatusCode, message: str) -> str:
+    """absl::Status::ToString, as TF Serving prints a status in logs and nested messages."""
+    return f"{code.name}: {message}"

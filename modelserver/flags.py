@@ -7,6 +7,13 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from modelserver.channel_arguments import (
+    ChannelArgument,
+    ChannelArgumentsError,
+    parse_channel_arguments,
+)
+from modelserver.request_limits import DEFAULT_MAX_BATCH_SIZE
+
 
 def _bool(value: str) -> bool:
     lowered = value.lower()
@@ -33,13 +40,26 @@ class ServerOptions:
     tensorflow_inter_op_parallelism: int = 0
     rest_api_port: int = 0
     shutdown_grace_seconds: float = 10.0
+    grpc_channel_arguments: tuple[ChannelArgument, ...] = ()
+    grpc_bind_address: str = "127.0.0.1"
+    max_request_batch_size: int = DEFAULT_MAX_BATCH_SIZE
+    rest_api_num_threads: int = 4 * (os.cpu_count() or 1)
+    rest_api_timeout_in_ms: int = 30_000
+    rest_api_enable_cors_support: bool = False
+    rest_api_bind_address: str = "127.0.0.1"
+    rest_api_max_request_bytes: int = 32 * 1024 * 1024
+    monitoring_config_file: str = ""
+    enable_model_warmup: bool = True
+    num_request_iterations_for_warmup: int = 0
+    max_num_load_retries: int = 5
+    load_retry_interval_micros: int = 60_000_000
+    enable_signature_method_name_check: bool = False
+    allow_version_labels_for_unavailable_models: bool = False
 
 
 IGNORED_FLAGS = {
-    "enable_model_warmup": "models are not warmed up",
-    "max_num_load_retries": "failed loads are retried when the version folder changes",
     "flush_filesystem_caches": "there are no file system caches to flush",
-    "enable_grpc_healthcheck_service": "the health service is always on",
+    "enable_grpc_healthcheck_service": "the grpc.health.v1 service is always on",
 }
 
 
@@ -129,8 +149,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--rest_api_port",
         type=int,
         default=defaults.rest_api_port,
-        help="accepted for compatibility; this server has no REST API (the gateway is the "
-        "REST tier), so a non-zero value only logs a warning",
+        help="TCP port for TF Serving's HTTP/REST API; 0 (default) exports none. It must "
+        "differ from --port",
     )
     add(
         "--shutdown_grace_seconds",
@@ -138,8 +158,120 @@ def build_parser() -> argparse.ArgumentParser:
         default=defaults.shutdown_grace_seconds,
         help="on SIGTERM/SIGINT, how long in-flight calls may finish (not a TF Serving flag)",
     )
+    add(
+        "--grpc_channel_arguments",
+        default="",
+        help="comma-separated gRPC server arguments, e.g. grpc.max_connection_age_ms=2000 "
+        "(integers are passed as integers); grpc.max_receive_message_length sets the "
+        "message-size limit (default 64 MiB here; TF Serving's is 2 GiB)",
+    )
+    add(
+        "--grpc_bind_address",
+        default=defaults.grpc_bind_address,
+        help="address the gRPC port listens on (not a TF Serving flag: it listens on every "
+        "interface; default 127.0.0.1, pass 0.0.0.0 in a container)",
+    )
+    add(
+        "--max_request_batch_size",
+        type=int,
+        default=defaults.max_request_batch_size,
+        help="most rows (0th dimension, or tf.Examples) one Predict, Classify, Regress or "
+        "MultiInference call may carry; 0 = no limit (not a TF Serving flag: TF Serving limits "
+        "only batched calls, by max_batch_size; default 1000, that max_batch_size's default)",
+    )
+    add(
+        "--rest_api_num_threads",
+        type=int,
+        default=defaults.rest_api_num_threads,
+        help="threads answering REST requests (default 4 x CPUs, as TF Serving)",
+    )
+    add(
+        "--rest_api_timeout_in_ms",
+        type=int,
+        default=defaults.rest_api_timeout_in_ms,
+        help="predict, classify and regress over REST that run longer are answered 504 "
+        "(default 30000; 0 = no timeout)",
+    )
+    add(
+        "--rest_api_enable_cors_support",
+        type=_bool,
+        nargs="?",
+        const=True,
+        default=defaults.rest_api_enable_cors_support,
+        help="add CORS headers (Access-Control-Allow-Origin: *) to REST answers",
+    )
+    add(
+        "--rest_api_bind_address",
+        default=defaults.rest_api_bind_address,
+        help="address the REST port listens on (not a TF Serving flag: it listens on every "
+        "interface; default 127.0.0.1, pass 0.0.0.0 in a container)",
+    )
+    add(
+        "--rest_api_max_request_bytes",
+        type=int,
+        default=defaults.rest_api_max_request_bytes,
+        help="larger REST bodies are answered 413 (not a TF Serving flag; default 32 MiB, the "
+        "gateway's MAX_REQUEST_BYTES)",
+    )
+    add(
+        "--monitoring_config_file",
+        default=defaults.monitoring_config_file,
+        help="ascii MonitoringConfig protobuf; prometheus_config { enable: true } serves "
+        "Prometheus metrics at its path on the REST port",
+    )
+    add(
+        "--enable_model_warmup",
+        type=_bool,
+        nargs="?",
+        const=True,
+        default=defaults.enable_model_warmup,
+        help="before a version is AVAILABLE, replay the requests in its "
+        "assets.extra/tf_serving_warmup_requests (default true)",
+    )
+    add(
+        "--num_request_iterations_for_warmup",
+        type=int,
+        default=defaults.num_request_iterations_for_warmup,
+        help="times each warmup request is run; used only if > 0 (otherwise once)",
+    )
+    add(
+        "--max_num_load_retries",
+        type=int,
+        default=defaults.max_num_load_retries,
+        help="times a failed version load is retried before the version is reported END with "
+        "its error; 0 tries once (default 5)",
+    )
+    add(
+        "--load_retry_interval_micros",
+        type=int,
+        default=defaults.load_retry_interval_micros,
+        help="microseconds between load retries; negative does not wait (default 1 minute)",
+    )
+    add(
+        "--enable_signature_method_name_check",
+        type=_bool,
+        nargs="?",
+        const=True,
+        default=defaults.enable_signature_method_name_check,
+        help="require Classify/Regress signatures to have the classify/regress method name and "
+        "Predict ones one of predict/classify/regress; leave off (the default) to serve native "
+        "TF2 models, whose signatures are all predict",
+    )
+    add(
+        "--allow_version_labels_for_unavailable_models",
+        type=_bool,
+        nargs="?",
+        const=True,
+        default=defaults.allow_version_labels_for_unavailable_models,
+        help="let a config give a new label to a version that is not available (yet); "
+        "moving an existing label to such a version is still refused (default false)",
+    )
     for name, reason in IGNORED_FLAGS.items():
-        add(f"--{name}", default=None, help=f"accepted and ignored: {reason}")
+        add(
+            f"--{name}",
+            default=None,
+            help=f"cannot apply here: {reason} (accepted, with a warning)",
+        )
     return parser
 
 
@@ -155,14 +287,26 @@ def parse_options(argv: Sequence[str] | None = None) -> tuple[ServerOptions, lis
             "server_options.batching_parameters_file is set without setting "
             "server_options.enable_batching to true."
         )
+    try:
+        channel_arguments = parse_channel_arguments(args.grpc_channel_arguments)
+    except ChannelArgumentsError as error:
+        parser.error(str(error))
     warnings = [
         f"--{name} is ignored: {reason}"
         for name, reason in IGNORED_FLAGS.items()
         if getattr(args, name) is not None
     ]
-    if args.rest_api_port:
+    if args.rest_api_port and args.rest_api_port == args.port:
+        # TF Serving logs this and serves without REST; a silent half-configured server is
+        # worse than refusing to start.
+        parser.error(
+            "server_options.http_port cannot be same as grpc_port. Please use a different "
+            "port for HTTP/REST API."
+        )
+    if args.monitoring_config_file and not args.rest_api_port:
         warnings.append(
-            f"--rest_api_port={args.rest_api_port} is ignored: this server only speaks gRPC"
+            "--monitoring_config_file is ignored: metrics are served on the REST port, and "
+            "--rest_api_port is 0"
         )
     if args.model_config_file and args.model_base_path:
         warnings.append("--model_base_path is ignored because --model_config_file is set")
@@ -181,5 +325,22 @@ def parse_options(argv: Sequence[str] | None = None) -> tuple[ServerOptions, lis
         tensorflow_inter_op_parallelism=args.tensorflow_inter_op_parallelism,
         rest_api_port=args.rest_api_port,
         shutdown_grace_seconds=args.shutdown_grace_seconds,
+        grpc_channel_arguments=channel_arguments,
+        grpc_bind_address=args.grpc_bind_address,
+        max_request_batch_size=args.max_request_batch_size,
+        rest_api_num_threads=args.rest_api_num_threads,
+        rest_api_timeout_in_ms=args.rest_api_timeout_in_ms,
+        rest_api_enable_cors_support=bool(args.rest_api_enable_cors_support),
+        rest_api_bind_address=args.rest_api_bind_address,
+        rest_api_max_request_bytes=args.rest_api_max_request_bytes,
+        monitoring_config_file=args.monitoring_config_file,
+        enable_model_warmup=bool(args.enable_model_warmup),
+        num_request_iterations_for_warmup=args.num_request_iterations_for_warmup,
+        max_num_load_retries=args.max_num_load_retries,
+        load_retry_interval_micros=args.load_retry_interval_micros,
+        enable_signature_method_name_check=bool(args.enable_signature_method_name_check),
+        allow_version_labels_for_unavailable_models=bool(
+            args.allow_version_labels_for_unavailable_models
+        ),
     )
     return options, warnings

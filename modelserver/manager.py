@@ -4,6 +4,12 @@ Readers never wait for a load: loading happens outside the lock, and the table o
 loaded servables is replaced as a whole (copy on write), so a request either sees
 the old table or the new one. A version being unloaded stays alive for requests
 that already hold it, because they hold a reference to the Servable object.
+
+Loads fail and are retried as in TF Serving (loader_harness.cc, util/retrier.cc): each
+version is tried 1 + --max_num_load_retries times, --load_retry_interval_micros apart,
+then reported END with its error. A model that enters the configuration (at start-up or
+through HandleReloadConfigRequest) must have its latest aspired version AVAILABLE, or the
+start-up or reload fails with TF Serving's "... did not become available" message.
 """
 
 from __future__ import annotations
@@ -82,9 +88,14 @@ def _fingerprint(folder: Path) -> tuple:
         return ()
 
 
-def _error_code_of(error: Exception) -> int:
-    code = getattr(error, "error_code", None)  # tf.errors.OpError carries the TF code
-    return int(code) if isinstance(code, int) else grpc.StatusCode.UNKNOWN.value[0]
+def _load_status(error: BaseException) -> errors.ServingError:
+    """A load failure as a status: TensorFlow's and our own errors keep their code; the
+    Python loader's plain exceptions (a missing or unparsable file) are UNKNOWN."""
+    if isinstance(error, errors.ServingError) or isinstance(
+        getattr(error, "error_code", None), int
+    ):
+        return errors.from_exception(error)
+    return errors.ServingError(grpc.StatusCode.UNKNOWN, str(error) or type(error).__name__)
 
 
 class ServableManager:
@@ -93,9 +104,15 @@ class ServableManager:
         configs: Iterable[ModelConfig],
         load_servable: Callable[[str, int, Path], Servable] = Servable,
         load_threads: int = 4,
+        max_load_retries: int = 5,
+        load_retry_interval_seconds: float = 60.0,
+        allow_labels_for_unavailable: bool = False,
     ) -> None:
         self._configs: dict[str, ModelConfig] = {c.name: c for c in configs}
         self._load_servable = load_servable
+        self._max_load_retries = max(0, max_load_retries)
+        self._load_retry_interval = max(0.0, load_retry_interval_seconds)
+        self._allow_labels_for_unavailable = allow_labels_for_unavailable
         self._load_pool = ThreadPoolExecutor(load_threads, thread_name_prefix="model-load")
         self._lock = threading.Lock()  # guards the tables below; never held while loading
         self._cycle_lock = threading.Lock()  # one load/unload cycle at a time
@@ -148,18 +165,36 @@ class ServableManager:
     # ---- loading and unloading --------------------------------------------------------
 
     def load_initial(self) -> None:
-        """Load every model's aspired versions once; raise if any of them fails, as TF Serving
-        refuses to start when an initial load fails."""
-        self._cycle(initial=True)
-        self._apply_labels()
+        """Load every model's aspired versions once; raise, as TF Serving refuses to start,
+        if the latest aspired version of any model is not AVAILABLE."""
+        with self._cycle_lock:
+            unavailable = self._cycle_locked(new_models=set(self._configs))
+        self._finish(unavailable, "servable(s)")
 
     def reload(self, configs: Iterable[ModelConfig]) -> None:
-        """HandleReloadConfigRequest: switch to a new model list and wait for its loads."""
+        """HandleReloadConfigRequest: switch to a new model list and wait for its loads; raise
+        if a model it adds does not become available."""
         new_configs = {c.name: c for c in configs}
         with self._cycle_lock:
+            new_models = set(new_configs) - set(self._configs)
             self._configs = new_configs
-        self._cycle()
-        self._apply_labels()
+            unavailable = self._cycle_locked(new_models)
+        self._finish(unavailable, "model(s)")
+
+    def _finish(self, unavailable: list[str], what: str) -> None:
+        """Apply the labels, then report models that did not become available (TF Serving's
+        ServerCore::WaitUntilModelsAvailable wording)."""
+        try:
+            self._apply_labels()
+        except ConfigurationRejected:
+            if not unavailable:
+                raise
+        if unavailable:
+            raise ConfigurationRejected(
+                grpc.StatusCode.UNKNOWN,
+                f"{len(unavailable)} {what} did not become available: "
+                f"{{{''.join(entry + ', ' for entry in unavailable)}}}",
+            )
 
     def start_polling(self, poll_wait_seconds: float) -> None:
         # TF Serving: 0 polls once at start-up only; negative disables polling.
@@ -179,25 +214,53 @@ class ServableManager:
     def _poll_forever(self, poll_wait_seconds: float) -> None:
         while not self._stop.wait(poll_wait_seconds):
             try:
-                self._cycle()
+                with self._cycle_lock:
+                    self._cycle_locked(new_models=set())
             except Exception:  # a bad poll must not end polling for good
                 log.exception("file system poll failed; retrying after the next interval")
 
-    def _cycle(self, initial: bool = False) -> None:
-        with self._cycle_lock:
-            configs = dict(self._configs)
-            for config in configs.values():
-                self._sync_model(config, initial)
-            for name in set(self._servables) - set(configs):
-                self._unload(name, sorted(self._servables[name]))
+    def _cycle_locked(self, new_models: set[str]) -> list[str]:
+        """One load/unload pass over every model (caller holds the cycle lock). Returns,
+        for the models in ``new_models``, those whose latest aspired version did not load."""
+        unavailable = []
+        for config in dict(self._configs).values():
+            new = config.name in new_models
+            aspired = self._sync_model(config, new)
+            if new and aspired:
+                problem = self._unavailable(config.name, max(aspired))
+                if problem:
+                    unavailable.append(problem)
+        for name in set(self._servables) - set(self._configs):
+            self._unload(name, sorted(self._servables[name]))
+        return unavailable
 
-    def _sync_model(self, config: ModelConfig, initial: bool) -> None:
+    def _unavailable(self, name: str, version: int) -> str | None:
+        if version in self._servables.get(name, {}):
+            return None
+        status = self.version_statuses(name).get(version)
+        cause = ""
+        if status is not None and status.error_code != grpc.StatusCode.OK.value[0]:
+            code = errors.code_for_number(status.error_code)
+            cause = f" due to error: {errors.status_string(code, status.error_message)}"
+        return f"{{{servable_id(name, version)}{cause}}}"
+
+    def _sync_model(self, config: ModelConfig, new: bool) -> frozenset[int]:
+        """Load the versions the policy aspires to and unload the others; return the aspired.
+
+        A model new to the configuration starts afresh (TF Serving creates new harnesses) and
+        gets exactly the versions its policy picks from disk, failed or not. Afterwards a
+        version whose load failed is left out until its folder's contents change, so the
+        policy falls back to the versions that do load and those keep serving.
+        """
         name = config.name
         on_disk = _version_folders(config.base_path)
-        if not on_disk and initial:
-            log.warning(
-                "No versions of servable %s found under base path %s", name, config.base_path
-            )
+        if new:
+            for key in [key for key in self._failed if key[0] == name]:
+                del self._failed[key]
+            if not on_disk:
+                log.warning(
+                    "No versions of servable %s found under base path %s", name, config.base_path
+                )
         for version in [v for (n, v) in self._failed if n == name]:
             folder = on_disk.get(version)
             failure = self._failed[(name, version)]
@@ -205,45 +268,41 @@ class ServableManager:
                 del self._failed[(name, version)]  # changed or gone: worth another try
         while True:
             candidates = {v for v in on_disk if (name, v) not in self._failed}
-            aspired = config.version_policy.select(candidates)
+            aspired = config.version_policy.select(set(on_disk) if new else candidates)
             loaded = set(self._servables.get(name, {}))
             to_load = sorted(aspired - loaded)
             if not to_load:
                 break
-            failures = self._load(name, {v: on_disk[v] for v in to_load})
-            if failures and initial:
-                version, message = failures[0]
-                raise ConfigurationRejected(
-                    grpc.StatusCode.UNKNOWN,
-                    f"Loading servable: {servable_id(name, version)} failed: {message}",
-                )
+            self._load(name, {v: on_disk[v] for v in to_load})
+            if new:
+                break
         self._unload(name, sorted(set(self._servables.get(name, {})) - aspired))
+        return aspired
 
-    def _load(self, name: str, folders: Mapping[int, Path]) -> list[tuple[int, str]]:
+    def _load(self, name: str, folders: Mapping[int, Path]) -> None:
         self._set_states(name, {v: VersionStatus(State.LOADING) for v in folders})
-        for version in folders:
-            log.info("Loading servable version %s", servable_id(name, version))
         futures = {
-            version: self._load_pool.submit(self._load_servable, name, version, folder)
+            version: self._load_pool.submit(self._load_with_retries, name, version, folder)
             for version, folder in folders.items()
         }
         loaded: dict[int, Servable] = {}
-        failures: list[tuple[int, str]] = []
         for version, future in futures.items():
             try:
                 loaded[version] = future.result()
             except Exception as error:  # any load failure leaves the other versions serving
-                message = str(error) or type(error).__name__
+                status = _load_status(error)
                 log.error(
-                    "Loading servable version %s failed (will retry when its folder changes): %s",
+                    "Servable %s cannot be loaded: %s",
                     servable_id(name, version),
-                    message,
+                    errors.status_string(status.code, status.message),
                 )
-                self._failed[(name, version)] = FailedLoad(_fingerprint(folders[version]), message)
+                self._failed[(name, version)] = FailedLoad(
+                    _fingerprint(folders[version]), status.message
+                )
                 self._set_states(
-                    name, {version: VersionStatus(State.END, _error_code_of(error), message)}
+                    name,
+                    {version: VersionStatus(State.END, status.code.value[0], status.message)},
                 )
-                failures.append((version, message))
         with self._lock:
             table = {n: dict(vs) for n, vs in self._servables.items()}
             table.setdefault(name, {}).update(loaded)
@@ -255,7 +314,33 @@ class ServableManager:
             log.info(
                 "Successfully loaded servable version %s: AVAILABLE", servable_id(name, version)
             )
-        return failures
+
+    def _load_with_retries(self, name: str, version: int, folder: Path) -> Servable:
+        """TF Serving's Retry() around one version's load, with its log lines. Retrying stops
+        early when the server stops or the version's folder is gone."""
+        description = f"Loading servable: {servable_id(name, version)}"
+        log.info("Loading servable version %s", servable_id(name, version))
+        attempts = 0
+        while True:
+            try:
+                return self._load_servable(name, version, folder)
+            except Exception as error:
+                status = _load_status(error)
+                log.error(
+                    "%s failed: %s", description, errors.status_string(status.code, status.message)
+                )
+                attempts += 1
+                if attempts > self._max_load_retries:
+                    log.info(
+                        "Retrying of %s exhausted max_num_retries: %d",
+                        description,
+                        self._max_load_retries,
+                    )
+                    raise
+                if self._stop.wait(self._load_retry_interval) or not folder.is_dir():
+                    log.info("Retrying of %s was cancelled.", description)
+                    raise
+                log.info("Retrying of %s retry: %d", description, attempts)
 
     def _unload(self, name: str, versions: list[int]) -> None:
         if not versions:
@@ -279,11 +364,19 @@ class ServableManager:
             self._states.setdefault(name, {}).update(states)
 
     def _apply_labels(self) -> None:
+        """TF Serving's ServerCore::UpdateModelVersionLabelMap: every label must name an
+        AVAILABLE version, except that with --allow_version_labels_for_unavailable_models a
+        label that is new, or keeps its version, may name one that is not. Moving an
+        existing label to a version that is not available is always refused. On refusal
+        the previous labels stay in force."""
         labels: dict[str, dict[str, int]] = {}
         for config in self._configs.values():
             available = self._servables.get(config.name, {})
+            current = self._labels.get(config.name, {})
             for label, version in config.version_labels.items():
-                if version not in available:
+                moved = label in current and current[label] != version
+                allowed_unavailable = self._allow_labels_for_unavailable and not moved
+                if version not in available and not allowed_unavailable:
                     raise ConfigurationRejected(
                         grpc.StatusCode.FAILED_PRECONDITION,
                         f"Request to assign label to version {version} of model {config.name}, "

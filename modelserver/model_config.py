@@ -2,17 +2,34 @@
 
 from __future__ import annotations
 
+import errno
+import logging
 import os
 from collections.abc import Mapping, Set
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import grpc
 from google.protobuf import text_format
 from tensorflow_serving.config import model_server_config_pb2
+
+log = logging.getLogger(__name__)
+
+_FILE_ERROR_CODES = {
+    errno.ENOENT: grpc.StatusCode.NOT_FOUND,
+    errno.EACCES: grpc.StatusCode.PERMISSION_DENIED,
+}
 
 
 class ModelConfigError(ValueError):
     """The model configuration cannot be served as written."""
+
+    def __init__(
+        self, message: str, code: grpc.StatusCode = grpc.StatusCode.INVALID_ARGUMENT
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
 
 
 @dataclass(frozen=True)
@@ -100,6 +117,19 @@ def model_configs_from_proto(
     return tuple(configs)
 
 
+def _parse_error_text(error: text_format.ParseError) -> str:
+    """The text protobuf's C++ parser logs for a bad file ("Error parsing text-format
+    tensorflow.serving.ModelServerConfig: 1:1: Message type ..."); Python's ParseError
+    prints the same position and message as "1:1 : ..."."""
+    message = str(error)
+    line, column = error.GetLine(), error.GetColumn()
+    if line is not None:
+        position = f"{line}:{column}" if column is not None else f"{line}"
+        message = f"{position}: {message.removeprefix(position + ' : ')}"
+    full_name = model_server_config_pb2.ModelServerConfig.DESCRIPTOR.full_name
+    return f"Error parsing text-format {full_name}: {message}"
+
+
 def parse_model_config_text(
     text: str, working_directory: Path | None = None
 ) -> tuple[ModelConfig, ...]:
@@ -107,18 +137,29 @@ def parse_model_config_text(
     try:
         text_format.Parse(text, server_config)
     except text_format.ParseError as error:
-        raise ModelConfigError(f"invalid model config: {error}") from error
+        raise ModelConfigError(_parse_error_text(error)) from error
     return model_configs_from_proto(server_config, working_directory)
 
 
 def read_model_config_file(
     path: Path, working_directory: Path | None = None
 ) -> tuple[ModelConfig, ...]:
+    """--model_config_file, read as TF Serving's ParseProtoTextFile reads it: a file that
+    does not parse is "Invalid protobuf file", after the parser's own error is logged."""
     try:
         text = path.read_text()
     except OSError as error:
-        raise ModelConfigError(f"cannot read model config file {path}: {error}") from error
-    return parse_model_config_text(text, working_directory)
+        raise ModelConfigError(
+            f"{path}; {error.strerror or error}",
+            _FILE_ERROR_CODES.get(error.errno or 0, grpc.StatusCode.UNKNOWN),
+        ) from error
+    server_config = model_server_config_pb2.ModelServerConfig()
+    try:
+        text_format.Parse(text, server_config)
+    except text_format.ParseError as error:
+        log.error("%s", _parse_error_text(error))
+        raise ModelConfigError(f"Invalid protobuf file: '{path}'") from error
+    return model_configs_from_proto(server_config, working_directory)
 
 
 def single_model_config(

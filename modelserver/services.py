@@ -19,10 +19,11 @@ from tensorflow_serving.apis import (
     prediction_service_pb2_grpc,
 )
 
-from modelserver import errors
+from modelserver import errors, tracing
 from modelserver.inference import Inference
 from modelserver.manager import ConfigurationRejected, ServableManager
 from modelserver.model_config import ModelConfigError, model_configs_from_proto
+from modelserver.request_limits import RequestLimits, examples_batch_size, predict_batch_size
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +93,8 @@ def rpc(
             request_id = dict(context.invocation_metadata()).get(REQUEST_ID_KEY)
             log.debug("%s x-request-id=%s", method.__name__, request_id)
         try:
-            with self._calls.track():
+            service = type(self).__name__
+            with tracing.call_span(service, method.__name__, context, request), self._calls.track():
                 return method(self, request)
         except Exception as caught:  # every failure becomes a status, never a traceback
             error = errors.from_exception(caught)
@@ -108,25 +110,34 @@ def rpc(
 
 class PredictionService(_Servicer, prediction_service_pb2_grpc.PredictionServiceServicer):
     def __init__(
-        self, manager: ServableManager, calls: InFlightCalls, inference: Inference
+        self,
+        manager: ServableManager,
+        calls: InFlightCalls,
+        inference: Inference,
+        limits: RequestLimits,
     ) -> None:
         super().__init__(manager, calls)
         self._inference = inference
+        self._limits = limits
 
     @rpc
     def Predict(self, request):
+        self._limits.check_batch_size(predict_batch_size(request.inputs))
         return self._inference.predict(request)
 
     @rpc
     def Classify(self, request):
+        self._limits.check_batch_size(examples_batch_size(request.input))
         return self._inference.classify(request)
 
     @rpc
     def Regress(self, request):
+        self._limits.check_batch_size(examples_batch_size(request.input))
         return self._inference.regress(request)
 
     @rpc
     def MultiInference(self, request):
+        self._limits.check_batch_size(examples_batch_size(request.input))
         return self._inference.multi_inference(request)
 
     @rpc
@@ -185,7 +196,7 @@ class ModelService(_Servicer, model_service_pb2_grpc.ModelServiceServicer):
             configs = model_configs_from_proto(request.config, self._working_directory)
             self._manager.reload(configs)
         except ModelConfigError as error:
-            raise errors.ServingError(grpc.StatusCode.INVALID_ARGUMENT, str(error)) from error
+            raise errors.ServingError(error.code, error.message) from error
         except ConfigurationRejected as error:
             log.error("ReloadConfig failed: %s", error.message)
             raise errors.ServingError(error.code, error.message) from error

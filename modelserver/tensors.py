@@ -60,9 +60,20 @@ def array_from_proto(proto: tensor_pb2.TensorProto) -> np.ndarray:
         raise ValueError(str(error)) from error
 
 
-def fill_proto(target: tensor_pb2.TensorProto, array: np.ndarray, dtype: int) -> None:
+def datatype_of(array: np.ndarray) -> int:
+    """The TensorFlow DataType of a session output (object arrays hold DT_STRING)."""
+    return tf.dtypes.as_dtype(array.dtype).as_datatype_enum
+
+
+def datatype_name(array: np.ndarray) -> str:
+    """DataType_Name, as TF Serving prints dtypes in messages: DT_FLOAT, DT_STRING, ..."""
+    return DT.DataType.Name(datatype_of(array))
+
+
+def fill_proto(target: tensor_pb2.TensorProto, array: np.ndarray) -> None:
     """Encode an output tensor into ``target`` the way TF Serving's Predict does (typed
-    *_val fields)."""
+    *_val fields, as Tensor::AsProtoField)."""
+    dtype = datatype_of(array)
     field = _VALUE_FIELDS.get(dtype)
     if field is None:
         target.CopyFrom(tf.make_tensor_proto(array))

@@ -16,9 +16,9 @@ from pathlib import Path
 import grpc
 import numpy as np
 import pytest
-import tensorflow as tf
 from tensorflow_serving.apis import prediction_service_pb2_grpc
 
+from tests.modelserver.reference import session_signatures
 from tests.modelserver.requests import half_plus_two_request, outputs_of, predict_request
 from tests.support.processes import ModelServerProcess, model_server
 
@@ -108,15 +108,15 @@ def test_batched_results_equal_unbatched_tensorflow_results(batching_server, stu
         {"a": rng.normal(size=n).astype(np.float32), "b": rng.normal(size=n).astype(np.float32)}
         for n in (1, 2, 1, 1, 2, 1, 1, 1, 2, 1, 3, 1)
     ]
-    direct = tf.saved_model.load(str(models_dir / "examples" / "1")).signatures["serving_default"]
+    direct = session_signatures(models_dir / "examples" / "1")["serving_default"]
 
     responses = concurrently(stub.Predict, [predict_request("examples", i) for i in inputs])
 
     for given, response in zip(inputs, responses, strict=True):
         expected = direct(**given)
         got = outputs_of(response)
-        np.testing.assert_array_equal(got["sum"], expected["sum"].numpy())
-        np.testing.assert_array_equal(got["product"], expected["product"].numpy())
+        np.testing.assert_array_equal(got["sum"], expected["sum"])
+        np.testing.assert_array_equal(got["product"], expected["product"])
     processed = batches(log, "examples", 1, "serving_default")
     assert sum(tasks for tasks, _, _ in processed) == len(inputs)
     assert max(tasks for tasks, _, _ in processed) > 1
@@ -192,4 +192,5 @@ def test_full_queue_answers_unavailable(models_dir: Path, tmp_path):
         "The batch scheduling queue to which this task was submitted is full; currently 1 "
         "batches enqueued and max_enqueued_batches is 1",
     ) in outcomes
-    assert "Batching statistics: tasks per batch {1: " in log.read_text()
+    text = log.read_text()
+    assert "Batching statistics: tasks per batch {1: " in text, text[-3000:]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import grpc
 import numpy as np
 import pytest
-import tensorflow as tf
 
+from tests.modelserver.reference import session_signatures
 from tests.modelserver.requests import (
     classification_request,
     example,
@@ -21,11 +21,11 @@ EXAMPLES = [example(a=0.0, b=1.0), example(a=2.0, b=-1.5), example(a=-3.0)]
 
 @pytest.fixture(scope="module")
 def direct(models_dir):
-    return tf.saved_model.load(str(models_dir / "examples" / "1")).signatures
+    return session_signatures(models_dir / "examples" / "1")
 
 
-def serialized(examples) -> tf.Tensor:
-    return tf.constant([e.SerializeToString() for e in examples])
+def serialized(examples) -> np.ndarray:
+    return np.array([e.SerializeToString() for e in examples], dtype=object)
 
 
 def call_error(call, request) -> tuple[grpc.StatusCode, str]:
@@ -42,14 +42,14 @@ def test_classify_returns_label_score_pairs_equal_to_tensorflow(prediction, dire
     got_labels = [[c.label for c in r.classes] for r in response.result.classifications]
     got_scores = np.array([[c.score for c in r.classes] for r in response.result.classifications])
     assert got_labels == [["low", "high"]] * 3
-    np.testing.assert_array_equal(got_scores.astype(np.float32), expected["scores"].numpy())
+    np.testing.assert_array_equal(got_scores.astype(np.float32), expected["scores"])
     assert response.model_spec.name == "examples"
     assert response.model_spec.version.value == 1
     assert response.model_spec.signature_name == "classification"
 
 
 def test_regress_returns_one_value_per_example_equal_to_tensorflow(prediction, direct):
-    expected = direct["regression"](inputs=serialized(EXAMPLES))["outputs"].numpy()
+    expected = direct["regression"](inputs=serialized(EXAMPLES))["outputs"]
 
     response = prediction.Regress(regression_request("examples", EXAMPLES))
 
@@ -87,7 +87,7 @@ def test_multi_inference_runs_each_task_on_the_same_examples(prediction, direct)
             ],
             np.float32,
         ),
-        direct["classification"](inputs=serialized(EXAMPLES))["scores"].numpy(),
+        direct["classification"](inputs=serialized(EXAMPLES))["scores"],
     )
     assert [r.value for r in regression.regression_result.regressions] == [2.0, -1.0, -3.0]
 
@@ -96,10 +96,10 @@ def test_multi_inference_runs_each_task_on_the_same_examples(prediction, direct)
     ("request_", "code", "message"),
     [
         (
+            # Without --enable_signature_method_name_check the signature's shape is checked.
             classification_request("examples", EXAMPLES, signature="serving_default"),
             grpc.StatusCode.INVALID_ARGUMENT,
-            "Expected classification signature method_name to be tensorflow/serving/classify. "
-            "Was: tensorflow/serving/predict",
+            "Expected one input Tensor.",
         ),
         (
             classification_request("examples", EXAMPLES, signature="nope"),
@@ -117,19 +117,28 @@ def test_multi_inference_runs_each_task_on_the_same_examples(prediction, direct)
             "Servable not found for request: Latest(nope)",
         ),
     ],
-    ids=["wrong-method", "unknown-signature", "no-examples", "unknown-model"],
+    ids=["two-inputs", "unknown-signature", "no-examples", "unknown-model"],
 )
 def test_classify_errors_match_tf_serving(prediction, request_, code, message):
     assert call_error(prediction.Classify, request_) == (code, message)
 
 
-def test_regress_on_a_classification_signature_names_the_expected_method(prediction):
+def test_regress_on_a_classification_signature_wants_one_output(prediction):
     request = regression_request("examples", EXAMPLES, signature="classification")
 
     assert call_error(prediction.Regress, request) == (
         grpc.StatusCode.INVALID_ARGUMENT,
-        "Expected regression signature method_name to be tensorflow/serving/regress. "
-        "Was: tensorflow/serving/classify",
+        "Expected one output Tensor.",
+    )
+
+
+def test_classify_without_a_model_spec_is_refused(prediction):
+    request = classification_request("examples", EXAMPLES)
+    request.ClearField("model_spec")
+
+    assert call_error(prediction.Classify, request) == (
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "Missing ModelSpec",
     )
 
 

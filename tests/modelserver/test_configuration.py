@@ -4,20 +4,23 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import grpc
 import pytest
+import yaml
 
-from modelserver.batching_parameters import (
-    BatchingParameters,
-    BatchingParametersError,
-    batching_parameters_from_text,
-    read_batching_parameters,
-)
-from modelserver.flags import parse_options
+from modelserver.flags import IGNORED_FLAGS, parse_options
 from modelserver.model_config import (
     ModelConfigError,
     VersionPolicy,
     parse_model_config_text,
+    read_model_config_file,
     single_model_config,
+)
+from tfserving.batching_parameters import (
+    BatchingParameters,
+    BatchingParametersError,
+    batching_parameters_from_text,
+    read_batching_parameters,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -63,6 +66,34 @@ def test_model_config_list_with_policies_and_labels():
 )
 def test_version_policy_selects_from_the_versions_on_disk(policy, expected):
     assert policy.select({1, 4, 9}) == expected
+
+
+def test_an_unparsable_config_file_is_reported_as_tf_serving_does(tmp_path, caplog):
+    path = tmp_path / "bad_model_config.txt"
+    path.write_text("improperly formatted file")
+
+    with pytest.raises(ModelConfigError) as caught:
+        read_model_config_file(path)
+
+    # The parser's error is logged (protobuf's C++ parser logs it), the status names the file.
+    assert (caught.value.code, caught.value.message) == (
+        grpc.StatusCode.INVALID_ARGUMENT,
+        f"Invalid protobuf file: '{path}'",
+    )
+    assert caplog.messages == [
+        "Error parsing text-format tensorflow.serving.ModelServerConfig: 1:1: Message type "
+        '"tensorflow.serving.ModelServerConfig" has no field named "improperly".'
+    ]
+
+
+def test_a_missing_config_file_is_not_found(tmp_path):
+    with pytest.raises(ModelConfigError) as caught:
+        read_model_config_file(tmp_path / "nope.config")
+
+    assert (caught.value.code, caught.value.message) == (
+        grpc.StatusCode.NOT_FOUND,
+        f"{tmp_path / 'nope.config'}; No such file or directory",
+    )
 
 
 def test_single_model_flags_serve_the_latest_version():
@@ -188,12 +219,6 @@ def test_batching_flags_are_parsed():
     ) == ("m", 9000, True, "b.txt", 48)
 
 
-def test_rest_api_port_is_accepted_with_a_warning():
-    _, warnings = parse_options(["--model_base_path=m", "--rest_api_port=8501"])
-
-    assert warnings == ["--rest_api_port=8501 is ignored: this server only speaks gRPC"]
-
-
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
@@ -211,3 +236,53 @@ def test_bad_command_lines_exit_with_a_reason(argv, message, capsys):
 
     assert exited.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_allow_version_labels_for_unavailable_models_is_tf_serving_s_flag():
+    default, _ = parse_options(["--model_config_file=models/models.config"])
+    bare, _ = parse_options(
+        [
+            "--model_config_file=models/models.config",
+            "--allow_version_labels_for_unavailable_models",
+        ]
+    )
+    off, _ = parse_options(
+        [
+            "--model_config_file=models/models.config",
+            "--allow_version_labels_for_unavailable_models=false",
+        ]
+    )
+
+    assert default.allow_version_labels_for_unavailable_models is False
+    assert bare.allow_version_labels_for_unavailable_models is True
+    assert off.allow_version_labels_for_unavailable_models is False
+
+
+def _tfserving_command(manifest: str) -> list[str]:
+    """The TF Serving command line of docker-compose.yml or the Kubernetes manifest."""
+    documents = [d for d in yaml.safe_load_all((ROOT / manifest).read_text()) if d]
+    if manifest == "docker-compose.yml":
+        return documents[0]["services"]["tfserving"]["command"]
+    (deployment,) = [d for d in documents if d["kind"] == "Deployment"]
+    (container,) = [
+        c for c in deployment["spec"]["template"]["spec"]["containers"] if c["name"] == "tfserving"
+    ]
+    return container["args"]
+
+
+@pytest.mark.parametrize("manifest", ["docker-compose.yml", "deploy/k8s/tfserving.yaml"])
+def test_the_model_server_takes_every_tf_serving_flag_the_deployments_pass(manifest):
+    """These run real TF Serving; the embedded model server's parser must take the same
+    command line (a refused flag exits), and ignore only flags it documents as moot."""
+    command = _tfserving_command(manifest)
+
+    options, warnings = parse_options(command)
+
+    assert len(command) >= 8, command
+    assert options.allow_version_labels_for_unavailable_models is True
+    assert options.enable_batching is True
+    assert options.monitoring_config_file == "/config/monitoring.config"
+    ignored = {flag.split("=")[0].lstrip("-") for flag in command} & set(IGNORED_FLAGS)
+    assert [w.split(" ", 1)[0].lstrip("-") for w in warnings] == sorted(
+        ignored, key=list(IGNORED_FLAGS).index
+    )

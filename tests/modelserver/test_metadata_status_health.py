@@ -167,5 +167,5 @@ def test_start_up_log_names_each_available_version_then_the_port(server, models_
         "Successfully loaded servable version {name: half_plus_two version: 2}: AVAILABLE",
         "Successfully loaded servable version {name: slow version: 1}: AVAILABLE",
     ]
-    assert lines[running[0]].endswith(f"Running gRPC ModelServer at 0.0.0.0:{server.port} ...")
+    assert lines[running[0]].endswith(f"Running gRPC ModelServer at 127.0.0.1:{server.port} ...")
     assert running[0] > max(lines.index(line) for line in available)

@@ -82,4 +82,4 @@ def test_busy_port_fails_start_up_with_exit_code_1(server, models_dir: Path):
     )
 
     assert completed.returncode == 1
-    assert f"cannot listen on 0.0.0.0:{server.port}: is the port in use?" in completed.stderr
+    assert f"cannot listen on 127.0.0.1:{server.port}: is the port in use?" in completed.stderr

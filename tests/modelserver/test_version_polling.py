@@ -49,7 +49,13 @@ def base(tmp_path_factory, models_dir: Path) -> Path:
 @pytest.fixture(scope="module")
 def polling_server(base: Path) -> Iterator[ModelServerProcess]:
     with model_server(
-        args=["--model_config_file=models.config", "--file_system_poll_wait_seconds=1"],
+        # One try per load (TF Serving's default is 5 retries a minute apart), so the
+        # broken version is reported END at once.
+        args=[
+            "--model_config_file=models.config",
+            "--file_system_poll_wait_seconds=1",
+            "--max_num_load_retries=0",
+        ],
         cwd=base,
         log_path=base / "server.log",
     ) as process:
