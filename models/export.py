@@ -45,6 +45,9 @@ REGRESS_METHOD = "tensorflow/serving/regress"
 IRIS_FEATURES = ("sepal_length", "sepal_width", "petal_length", "petal_width")
 IRIS_CLASSES = ("setosa", "versicolor", "virginica")
 SENTIMENT_HASH_BUCKETS = 4096
+# The model reads at most this much of each text, so one row's work is bounded whatever
+# a request holds (the demo sentences are far shorter).
+SENTIMENT_MAX_TEXT_BYTES = 1024
 
 
 @dataclass(frozen=True)
@@ -232,14 +235,19 @@ def read_sentiment() -> tuple[list[str], np.ndarray]:
     return texts, labels
 
 
-def sentiment_features(text: tf.Tensor) -> tf.Tensor:
-    """Hashed bag of words and word pairs ("not good" must not read as "good")."""
-    lowered = tf.strings.lower(text)
+def sentiment_terms(text: tf.Tensor) -> tf.RaggedTensor:
+    """Each text's hashed words and word pairs ("not good" must not read as "good"), from its
+    first SENTIMENT_MAX_TEXT_BYTES bytes."""
+    lowered = tf.strings.lower(tf.strings.substr(text, 0, SENTIMENT_MAX_TEXT_BYTES))
     words = tf.strings.split(tf.strings.regex_replace(lowered, r"[^a-z0-9']+", " "))
     terms = tf.concat([words, tf.strings.ngrams(words, 2)], axis=1)
-    buckets = tf.strings.to_hash_bucket_fast(terms, SENTIMENT_HASH_BUCKETS)
+    return tf.strings.to_hash_bucket_fast(terms, SENTIMENT_HASH_BUCKETS)
+
+
+def sentiment_features(text: tf.Tensor) -> tf.Tensor:
+    """The dense binary bag of terms [N, SENTIMENT_HASH_BUCKETS], for training only."""
     counts = tf.math.bincount(
-        buckets,
+        sentiment_terms(text),
         minlength=SENTIMENT_HASH_BUCKETS,
         maxlength=SENTIMENT_HASH_BUCKETS,
         binary_output=True,
@@ -247,6 +255,19 @@ def sentiment_features(text: tf.Tensor) -> tf.Tensor:
     )
     # bincount over ragged rows loses the static shape; restore it so the signature says so.
     return tf.ensure_shape(tf.cast(counts, tf.float32), [None, SENTIMENT_HASH_BUCKETS])
+
+
+def present_terms_logits(terms: tf.RaggedTensor, weights: tf.Tensor, rows: tf.Tensor) -> tf.Tensor:
+    """Per row, the sum of the weights of its distinct terms: the dense features times the
+    weights, in memory proportional to the terms (a dense [N, 4096] batch of 100,000 short
+    texts took 3.3 GB)."""
+    row_ids = terms.value_rowids()
+    distinct, _ = tf.unique(row_ids * SENTIMENT_HASH_BUCKETS + terms.flat_values)
+    return tf.math.unsorted_segment_sum(
+        tf.gather(weights, distinct % SENTIMENT_HASH_BUCKETS),
+        distinct // SENTIMENT_HASH_BUCKETS,
+        rows,
+    )
 
 
 class Sentiment(tf.Module):
@@ -257,7 +278,8 @@ class Sentiment(tf.Module):
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
     def predict(self, text: tf.Tensor) -> dict[str, tf.Tensor]:
-        score = tf.sigmoid(tf.linalg.matvec(sentiment_features(text), self.weights) + self.bias)
+        logits = present_terms_logits(sentiment_terms(text), self.weights, tf.shape(text)[0])
+        score = tf.sigmoid(logits + self.bias)
         label = tf.where(score >= 0.5, tf.constant("positive"), tf.constant("negative"))
         return {"score": score, "label": label, "text_bytes": tf.strings.lower(text)}
 
