@@ -1,0 +1,1 @@
+"""The served configuration the gateway owns: versions, labels, traffic, rollback, reconciling."""
