@@ -1,0 +1,1 @@
+"""The gateway's OpenTelemetry spans: the HTTP request, authentication, validation, audit."""
