@@ -15,10 +15,9 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from serving_project.environment import Environment
 
-def _int(name: str, default: int) -> int:
-    value = os.environ.get(name, "")
-    return int(value) if value.strip() else default
+env = Environment()
 
 
 # --- Prometheus metrics across workers ------------------------------------------------
@@ -34,9 +33,9 @@ _METRICS_DIR_TEMPORARY = "GATEWAY_METRICS_DIR_TEMPORARY"
 
 
 def _prepare_metrics_directory() -> None:
-    if os.environ.get(_METRICS_DIR_PREPARED_BY) == str(os.getpid()):
+    if env.str(_METRICS_DIR_PREPARED_BY, "") == str(os.getpid()):
         return
-    path = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
+    path = env.str("PROMETHEUS_MULTIPROC_DIR", "")
     if path:
         directory = Path(path)
         directory.mkdir(parents=True, exist_ok=True)
@@ -50,10 +49,10 @@ def _prepare_metrics_directory() -> None:
 
 _prepare_metrics_directory()
 
-bind = os.environ.get("GATEWAY_BIND", "127.0.0.1:8000")
+bind = env.gateway_bind
 worker_class = "gthread"
-workers = _int("GUNICORN_WORKERS", min(multiprocessing.cpu_count(), 4))
-threads = _int("GUNICORN_THREADS", 8)
+workers = env.int("GUNICORN_WORKERS", min(multiprocessing.cpu_count(), 4), minimum=1)
+threads = env.gunicorn_threads
 
 # Behind a load balancer that reuses connections, keep idle ones a little longer than
 # a typical client would, but not so long that threads sit on dead sockets.
@@ -65,7 +64,7 @@ timeout = 30
 graceful_timeout = 30
 # Recycle workers now and then to bound slow leaks; jitter keeps them from
 # restarting all at once.
-max_requests = _int("GUNICORN_MAX_REQUESTS", 10_000)
+max_requests = env.int("GUNICORN_MAX_REQUESTS", 10_000)
 max_requests_jitter = max(1, max_requests // 10)
 
 # Import Django once in the master and fork it: faster worker start and shared memory
@@ -80,12 +79,11 @@ accesslog = "-"
 # Client, request line, status, response bytes, duration in ms, request id.
 access_log_format = '%(h)s "%(r)s" %(s)s %(B)s %(M)sms rid=%({x-request-id}o)s'
 errorlog = "-"
-loglevel = os.environ.get("LOG_LEVEL", "info").lower()
+loglevel = env.log_level.lower()
 
 # gunicorn's own lines (start-up, worker events, the access log) in the same format as
 # the application's: one JSON object per line in production (LOG_FORMAT, as settings.py).
-_production = os.environ.get("DJANGO_ENV", "local") == "production"
-if os.environ.get("LOG_FORMAT", "json" if _production else "text") == "json":
+if env.log_format == "json":
     logconfig_dict = {
         "formatters": {"json": {"()": "serving_project.log_format.JsonFormatter"}},
         "handlers": {
@@ -107,11 +105,27 @@ if os.environ.get("LOG_FORMAT", "json" if _production else "text") == "json":
     }
 
 
+def post_worker_init(worker: object) -> None:
+    """Start the worker's reconciler (in the worker: it opens gRPC channels and a database
+    connection, which must not cross fork()). It seeds the deployment tables on first
+    start and keeps the model servers in step with them (RECONCILE_SECONDS)."""
+    from predictions.deployments import reconciler
+
+    reconciler.start()
+
+
+def post_request(worker: object, req: object, environ: dict, resp: object) -> None:
+    """Return the memory a large request freed (serving_project/memory.py)."""
+    from serving_project import memory
+
+    memory.after_request(environ, resp)
+
+
 def worker_exit(server: object, worker: object) -> None:
     """Write out the worker's queued audit records before it goes."""
-    from predictions import audit
+    from predictions.audit import writer
 
-    audit.shutdown()
+    writer.shutdown()
 
 
 def child_exit(server: object, worker: object) -> None:
@@ -125,5 +139,5 @@ def child_exit(server: object, worker: object) -> None:
 
 
 def on_exit(server: object) -> None:
-    if os.environ.get(_METRICS_DIR_TEMPORARY):
+    if env.str(_METRICS_DIR_TEMPORARY, ""):
         shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)

@@ -1,6 +1,7 @@
 """Log record formatting: readable text locally, one JSON object per line in production.
 
-Every line carries the id of the request being handled ("-" outside one). gunicorn's
+Every line carries the id of the request being handled ("-" outside one) and, while tracing
+is on, the id of its trace (the audit record keeps both too). gunicorn's
 access lines are formatted after the request has ended, so their id comes from the
 X-Request-ID response header that gunicorn passes along with the line, and in JSON
 their parts become fields (method, path, status, duration_ms...).
@@ -14,13 +15,15 @@ from datetime import UTC, datetime
 
 import orjson
 
-from predictions.request_context import current_request_id
+from predictions.request_id import current_request_id
+from tfserving import tracing
 
 # Attributes every LogRecord has; anything else was passed with `extra=` and is kept.
 _STANDARD_ATTRIBUTES = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {
     "message",
     "asctime",
     "request_id",
+    "trace_id",
 }
 
 
@@ -40,14 +43,21 @@ _REQUEST_ID_ATOM = "{x-request-id}o"
 
 
 class RequestIdFilter(logging.Filter):
-    """Adds ``request_id`` (the request being handled, or "-") to every record."""
+    """Adds ``request_id`` (the request being handled, or "-") and ``trace_id`` (its trace,
+    or "-") to every record."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if not hasattr(record, "trace_id"):
+            record.trace_id = tracing.current_trace_id() or "-"
         if not hasattr(record, "request_id"):
             atoms = _access_atoms(record)
-            record.request_id = (
-                atoms[_REQUEST_ID_ATOM] if atoms is not None else current_request_id()
-            )
+            if atoms is not None:
+                record.request_id = atoms[_REQUEST_ID_ATOM]
+            else:
+                # django.request logs a 5xx the view answered after the middleware has
+                # returned (the id is no longer current), passing the request along.
+                request_id = getattr(getattr(record, "request", None), "request_id", None)
+                record.request_id = request_id or current_request_id()
         return True
 
 
@@ -60,6 +70,9 @@ class JsonFormatter(logging.Formatter):
             "message": record.getMessage(),
             "request_id": getattr(record, "request_id", None) or current_request_id(),
         }
+        trace_id = getattr(record, "trace_id", None) or tracing.current_trace_id()
+        if trace_id and trace_id != "-":
+            entry["trace_id"] = trace_id
         atoms = _access_atoms(record)
         if atoms is not None:
             entry["request_id"] = atoms[_REQUEST_ID_ATOM]

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
 
 from tests.support.gateway import Gateway, gunicorn_gateway
 from tests.support.processes import ROOT, ModelServerProcess
@@ -60,12 +60,21 @@ def chromium_browser() -> Iterator[Browser]:
 
 @pytest.fixture
 def new_page(chromium_browser: Browser, stack: Gateway) -> Iterator[Page]:
-    """A fresh browser context (no cookies) on the gateway."""
+    """A fresh browser context (no cookies) on the gateway. The test fails if the
+    Content-Security-Policy blocked anything on the pages it visited."""
     context = chromium_browser.new_context(base_url=stack.url, viewport=VIEWPORT)
     context.set_default_timeout(15_000)
     page = context.new_page()
+    blocked: list[str] = []
+
+    def note_blocked(message: ConsoleMessage) -> None:
+        if "Content Security Policy" in message.text:
+            blocked.append(f"{page.url}: {message.text}")
+
+    page.on("console", note_blocked)
     yield page
     context.close()
+    assert blocked == []
 
 
 def save_screenshot(page: Page, name: str, *, for_docs: bool = False, **options: object) -> Path:
@@ -107,10 +116,10 @@ def seed_audit_history(database: Path, now: datetime) -> None:
                 rows.append(_audit_row(created, model, status, latency))
     with sqlite3.connect(database) as db:
         db.executemany(
-            "INSERT INTO predictions_auditrecord (created_at, request_id, caller, method,"
+            "INSERT INTO predictions_auditrecord (created_at, request_id, trace_id, caller, method,"
             " http_method, path, model_name, model_version, version_label, signature_name,"
             " http_status, error_code, grpc_code, latency_ms, request_bytes, response_bytes)"
-            " VALUES (?, ?, 'demo', 'predict', 'POST', ?, ?, 1, '', 'serving_default', ?, ?, ?,"
+            " VALUES (?, ?, '', 'demo', 'predict', 'POST', ?, ?, 1, '', 'serving_default', ?, ?, ?,"
             " ?, 64, 48)",
             rows,
         )

@@ -14,19 +14,35 @@ from tests.support.gateway import DEMO_PASSWORD, STAFF_PASSWORD, STAFF_USERNAME,
 pytestmark = pytest.mark.slow
 
 
-def test_log_in_to_the_browsable_api_and_predict_from_the_prefilled_form(new_page: Page) -> None:
+def test_a_newcomer_goes_from_the_welcome_page_to_a_prediction(new_page: Page) -> None:
     page = new_page
-    page.goto("/api-auth/login/?next=/v1/models")
+    page.goto("/")
+    expect(page.locator("h1")).to_have_text("TF Serving gateway")
+    expect(page.locator("#token-command")).to_contain_text(
+        f"curl -s -X POST {page.url.rstrip('/')}/v1/auth/token"
+    )
+    save_screenshot(page, "welcome", for_docs=True)
+
+    page.click("text=Log in")
+    expect(page.locator("h3")).to_have_text("TF Serving gateway")
     page.fill("#id_username", "demo")
     page.fill("#id_password", DEMO_PASSWORD)
+    save_screenshot(page, "login")
     page.click("#submit-id-submit")
 
     expect(page).to_have_url(re.compile(r"/v1/models$"))
     expect(page.locator(".response-info")).to_contain_text('"name": "half_plus_two"')
+    save_screenshot(page, "models")
 
     page.goto("/v1/models/half_plus_two:predict")
+    expect(page.locator("h1")).to_have_text("Predict: half_plus_two, signature serving_default")
+    summary = page.locator(".response-info")
+    expect(summary).to_contain_text("HTTP 200 OK")
+    expect(summary).to_contain_text('"x": "float tensor of shape [-1]"')
+    expect(summary).not_to_contain_text("405")
     content = page.locator('#post-generic-content-form textarea[name="_content"]')
     expect(content).to_have_value('{\n  "instances": [1.0, 2.0, 5.0]\n}')
+    save_screenshot(page, "predict-form", for_docs=True)
     page.locator("#post-generic-content-form button", has_text="POST").click()
 
     response = page.locator(".response-info")
@@ -90,3 +106,21 @@ def test_operations_page_shows_model_states_and_charts(new_page: Page) -> None:
     expect(page.locator(".ops-windows strong")).to_have_text("Last day")
     expect(page.locator("svg.chart")).to_have_count(12)
     save_screenshot(page, "operations-day", full_page=True)
+
+
+def test_staff_manage_api_keys_in_the_admin(new_page: Page) -> None:
+    page = new_page
+    page.goto("/admin/login/?next=/admin/predictions/apikey/add/")
+    page.fill("#id_username", STAFF_USERNAME)
+    page.fill("#id_password", STAFF_PASSWORD)
+    page.click('input[type="submit"]')
+    page.fill("#id_owner", "1")
+    page.fill("#id_name", "batch scoring")
+    page.click('input[name="_save"]')
+
+    expect(page.locator(".messagelist")).to_contain_text("copy it now, it is not shown again")
+    state = page.locator("th.column-state")
+    expect(state).to_be_visible()
+    box = state.bounding_box()
+    assert box is not None and box["x"] + box["width"] <= page.viewport_size["width"]
+    save_screenshot(page, "admin-api-keys", for_docs=True)

@@ -10,9 +10,11 @@ from django.core.cache import cache
 from pytest_django.fixtures import Settings
 from rest_framework.test import APIClient
 
-from predictions import audit, upstream
+from predictions.access.tokens import GatewayTokenObtainPairSerializer
+from predictions.audit import writer as audit_writer
+from predictions.deployments import routing, shadow
+from predictions.inference import upstream
 from predictions.models import ModelGrant
-from predictions.tokens import GatewayTokenObtainPairSerializer
 from tests.support.processes import ModelServerProcess
 
 DEMO_MODELS = ("half_plus_two", "iris", "sentiment", "digits")
@@ -21,15 +23,19 @@ PASSWORD = "correct horse battery staple"
 
 @pytest.fixture(autouse=True)
 def isolated_gateway(settings: Settings) -> Iterator[None]:
-    """Each test starts with an empty cache (grants, keys, throttles) and synchronous audit."""
+    """Each test starts with empty caches (grants, keys, throttles, traffic policies) and
+    synchronous audit."""
     settings.AUDIT_SYNC = True
     # Password hashing is deliberately slow; tests create many users.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     cache.clear()
+    routing.reset()
     yield
     cache.clear()
+    shadow.reset()
+    routing.reset()
     upstream.reset()
-    writer = audit.set_writer(None)
+    writer = audit_writer.set_writer(None)
     if writer is not None:
         writer.stop()  # ends its thread and that thread's database connection
 

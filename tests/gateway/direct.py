@@ -5,14 +5,14 @@ from __future__ import annotations
 import grpc
 import numpy as np
 
-from predictions.tfserving.protos import (
+from tfserving.protos import (
     classification_pb2,
     input_pb2,
     predict_pb2,
     prediction_service_pb2_grpc,
     regression_pb2,
 )
-from predictions.tfserving.tensors import array_from_tensor_proto, tensor_proto_from_array
+from tfserving.tensors import array_from_tensor_proto, tensor_proto_from_array
 
 
 def direct_predict(

@@ -22,7 +22,7 @@ import psycopg
 import pytest
 import redis
 
-from tests.support.gateway import wait_for_http
+from serving_project.processes import wait_for_http
 from tests.support.processes import ROOT, free_port, stop
 
 POSTGRES_SERVER_URL = os.environ.get(

@@ -8,7 +8,8 @@ import pytest
 from django.contrib.auth.models import User
 from rest_framework.test import APIClient
 
-from predictions import audit, services
+from predictions.access import services
+from predictions.audit import writer as audit
 from predictions.models import AuditRecord
 
 pytestmark = pytest.mark.django_db

@@ -11,11 +11,11 @@ import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 
-from predictions.examples import example_request, format_body
-from predictions.tfserving import codec
-from predictions.tfserving.signatures import ModelSignatures, Signature
+from predictions.api.examples import example_request, format_body
 from tests.gateway.conftest import PASSWORD, make_user
 from tests.tfserving.builders import BOOL, FLOAT, INT64, STRING, UINT8, signatures
+from tfserving import codec
+from tfserving.signatures import ModelSignatures, Signature
 
 pytestmark = pytest.mark.django_db
 

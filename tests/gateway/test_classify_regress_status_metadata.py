@@ -7,9 +7,9 @@ import pytest
 from django.contrib.auth.models import User
 from rest_framework.test import APIClient
 
-from predictions.tfserving.protos import input_pb2
 from tests.gateway.conftest import make_user
 from tests.gateway.direct import direct_classify, direct_regress
+from tfserving.protos import input_pb2
 
 pytestmark = pytest.mark.django_db
 
@@ -62,6 +62,33 @@ def test_iris_regress_equals_a_direct_grpc_call(
     assert response.status_code == 200
     [value] = response.json()["results"]
     assert np.float32(value) == np.float32(direct.result.regressions[0].value)
+
+
+def test_classify_on_a_signature_that_does_not_classify_names_the_ones_that_do(
+    gateway: APIClient,
+) -> None:
+    response = gateway.post("/v1/models/iris:classify", {"examples": [FLOWER]}, format="json")
+
+    assert response.status_code == 400
+    assert response.json()["error"].endswith(
+        'Signatures of iris that classify: "classification" (send "signature_name")'
+    )
+
+
+def test_a_missing_feature_is_reported_without_tensorflows_graph_nodes(
+    gateway: APIClient,
+) -> None:
+    flower = {name: value for name, value in FLOWER.items() if name != "petal_width"}
+
+    response = gateway.post(
+        "/v1/models/iris:classify",
+        {"signature_name": "classification", "examples": [flower]},
+        format="json",
+    )
+
+    assert response.status_code == 400
+    assert "petal_width" in response.json()["error"]
+    assert "[[" not in response.json()["error"]
 
 
 def test_status_lists_both_half_plus_two_versions_as_tf_serving_does(gateway: APIClient) -> None:

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import grpc
+import numpy as np
 import pytest
+from django.core.signals import got_request_exception
 from rest_framework.test import APIClient
 
-from predictions import services
+from predictions.inference import services
+from tests.gateway.direct import direct_predict
+from tfserving.errors import client_message, http_status_for
 
 pytestmark = pytest.mark.django_db
 
@@ -81,9 +86,9 @@ def test_unknown_model_status_and_metadata_are_404(
         pytest.param(
             "half_plus_two",
             b'{"inputs": {"z": [1.0]}}',
-            "JSON object: does not have named input: z. Signature 'serving_default' has inputs:"
-            " x (float tensor of shape [-1])",
-            id="unknown-input",
+            "Missing named input: x in 'inputs' object. Input 'x' expects float tensor of shape"
+            " [-1]; the object names z, which signature 'serving_default' does not have",
+            id="misnamed-input",
         ),
         pytest.param(
             "iris",
@@ -101,33 +106,11 @@ def test_unknown_model_status_and_metadata_are_404(
             id="ragged",
         ),
         pytest.param(
-            "digits",
-            b'{"instances": [[1.0, 2.0]]}',
-            "Input 'image' expects float tensor of shape [-1,28,28,1]; got shape [1,2]"
-            " (1 instances of shape [2])",
-            id="wrong-rank",
-        ),
-        pytest.param(
-            "digits",
-            b'{"instances": [[[[1.0]]]]}',
-            "Input 'image' expects float tensor of shape [-1,28,28,1]; got shape [1,1,1,1]"
-            " (1 instances of shape [1,1,1])",
-            id="wrong-fixed-dimension",
-        ),
-        pytest.param(
             "half_plus_two",
             b'{"instances": ["a"]}',
             "Input 'x' expects float tensor of shape [-1]; instances[0]: JSON Value: \"a\""
             " Type: String is not of expected type: float",
             id="non-numeric",
-        ),
-        pytest.param(
-            "iris",
-            b'{"instances": [{"sepal_length": [1, 2], "sepal_width": 1, "petal_length": 1,'
-            b' "petal_width": 1}]}',
-            "Input 'sepal_length' expects float tensor of shape [-1]; got shape [1,2]"
-            " (1 instances of shape [2])",
-            id="batch-sizes-disagree",
         ),
         pytest.param(
             "sentiment",
@@ -153,15 +136,63 @@ def test_malformed_payload_is_400_naming_the_problem(
     assert response.json() == {"error": message, "code": "invalid_argument"}
 
 
+@pytest.mark.parametrize(
+    ("model", "body", "inputs"),
+    [
+        pytest.param(
+            "digits",
+            b'{"instances": [[1.0, 2.0]]}',
+            {"image": np.array([[1.0, 2.0]], np.float32)},
+            id="wrong-rank",
+        ),
+        pytest.param(
+            "digits",
+            b'{"inputs": {"image": ' + str(np.ones((1, 20, 20, 1)).tolist()).encode() + b"}}",
+            {"image": np.ones((1, 20, 20, 1), np.float32)},
+            id="wrong-fixed-dimension",  # 20x20 where the graph reshapes 28x28's features
+        ),
+        pytest.param(
+            "iris",
+            b'{"instances": [{"sepal_length": [1, 2], "sepal_width": 1, "petal_length": 1,'
+            b' "petal_width": 1}]}',
+            {
+                "sepal_length": np.array([[1, 2]], np.float32),
+                "sepal_width": np.array([1], np.float32),
+                "petal_length": np.array([1], np.float32),
+                "petal_width": np.array([1], np.float32),
+            },
+            id="batch-sizes-disagree",
+        ),
+    ],
+)
+def test_a_shape_the_model_refuses_is_answered_as_the_model_server_words_it(
+    gateway: APIClient, model_server_address: str, model: str, body: bytes, inputs: dict
+) -> None:
+    # Shapes are the model's business, as in TF Serving: the gateway forwards them and
+    # passes the model server's status on, whatever the model server checks itself.
+    with pytest.raises(grpc.RpcError) as direct:
+        direct_predict(model_server_address, model, inputs)
+
+    response = post_raw(gateway, f"/v1/models/{model}:predict", body)
+
+    assert response.status_code == http_status_for(direct.value.code())
+    assert response.json() == {
+        "error": client_message(direct.value.details()),  # less TensorFlow's node names
+        "code": direct.value.code().name.lower(),
+    }
+
+
 def test_classify_on_a_predict_signature_is_400_from_the_model_server(gateway: APIClient) -> None:
     response = gateway.post(
         "/v1/models/iris:classify", {"examples": [{"sepal_length": 1.0}]}, format="json"
     )
 
+    # TF Serving (method name check off, its default) judges the signature by its shape:
+    # iris's serving_default has four inputs.
     assert response.status_code == 400
     assert response.json() == {
-        "error": "Expected classification signature method_name to be"
-        " tensorflow/serving/classify. Was: tensorflow/serving/predict",
+        "error": "Expected one input Tensor."
+        ' Signatures of iris that classify: "classification" (send "signature_name")',
         "code": "invalid_argument",
     }
 
@@ -215,15 +246,63 @@ def test_get_on_predict_is_405(gateway: APIClient) -> None:
     assert response.json() == {"error": 'Method "GET" not allowed.', "code": "method_not_allowed"}
 
 
-def test_unexpected_error_is_a_plain_500_without_details(
-    gateway: APIClient, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def failing_predict(gateway: APIClient, monkeypatch: pytest.MonkeyPatch) -> APIClient:
+    """The gateway whose prediction service fails unexpectedly (a bug, not a bad request)."""
+
     def explode(*args: object, **kwargs: object) -> None:
         raise RuntimeError("database password is hunter2")
 
     monkeypatch.setattr(services, "run_prediction", explode)
+    gateway.raise_request_exception = False  # answer as a server would, not re-raise
+    return gateway
 
-    response = gateway.post("/v1/models/half_plus_two:predict", {"instances": [1]}, format="json")
+
+def test_unexpected_error_is_a_plain_500_without_details(failing_predict: APIClient) -> None:
+    response = failing_predict.post("/v1/models/half_plus_two:predict", {"instances": [1]})
 
     assert response.status_code == 500
     assert response.json() == {"error": "Internal server error", "code": "internal"}
+
+
+def test_unexpected_error_goes_through_djangos_500_path(failing_predict: APIClient) -> None:
+    received: list[object] = []
+
+    def receiver(sender: object, request: object = None, **kwargs: object) -> None:
+        received.append(request)
+
+    got_request_exception.connect(receiver)
+    try:
+        failing_predict.post("/v1/models/half_plus_two:predict", {"instances": [1]})
+    finally:
+        got_request_exception.disconnect(receiver)
+
+    assert [request.path for request in received] == ["/v1/models/half_plus_two:predict"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/v1/models/half_plus_two:predict",
+        "/v1/models/sentiment:predict",
+        "/v1/models/iris:classify",
+    ],
+)
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"instances": [1.0, NaN], "signature_name": "\\ud800"}',
+        '{"instances": ["\\ud800", Infinity]}',
+        '{"examples": [{"x": "\\ud800"}], "y": NaN}',
+    ],
+)
+def test_a_lone_surrogate_with_a_non_finite_token_is_400_not_500(
+    gateway: APIClient, path: str, body: str
+) -> None:
+    response = gateway.generic("POST", path, body, content_type="application/json")
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "error": "JSON Parse error: The surrogate pair in string is invalid",
+        "code": "invalid_argument",
+    }

@@ -6,7 +6,7 @@ import logging
 
 import orjson
 
-from predictions.request_context import reset_request_id, set_request_id
+from predictions.request_id import reset_request_id, set_request_id
 from serving_project.log_format import JsonFormatter, RequestIdFilter
 
 

@@ -257,7 +257,8 @@ def test_a_malformed_allowed_address_stops_the_gateway_at_start() -> None:
 def run_with_metrics_dir(value: str, cwd: str) -> subprocess.CompletedProcess:
     """A process that sets Django up (importing the metrics) and counts one failed login."""
     script = (
-        "import django; django.setup(); from predictions import metrics; metrics.login_failed()"
+        "import django; django.setup(); "
+        "from predictions.operations import metrics; metrics.login_failed()"
     )
     return subprocess.run(
         [sys.executable, "-c", script],
@@ -287,4 +288,4 @@ def test_a_missing_metrics_directory_is_created(tmp_path) -> None:
     result = run_with_metrics_dir(str(directory), str(tmp_path))
 
     assert result.returncode == 0, result.stderr
-    assert sorted(path.name.split("_")[0] for path in directory.iterdir()) == ["counter", "gauge"]
+    assert {path.name.split("_")[0] for path in directory.iterdir()} == {"counter", "gauge"}

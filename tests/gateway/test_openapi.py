@@ -9,7 +9,7 @@ from django.test import Client
 from openapi_spec_validator import validate
 from rest_framework.test import APIClient
 
-from predictions.examples import DEMO_EXAMPLES, Example
+from predictions.api.examples import DEMO_EXAMPLES, Example
 
 pytestmark = pytest.mark.django_db
 
@@ -18,6 +18,25 @@ MODEL_PATHS = [
     for spec in ("", "/versions/{version}", "/labels/{label}")
     for suffix in (":predict", ":classify", ":regress", "/metadata", "")
 ]
+PAYLOAD_LOGGING_PATHS = [
+    *(
+        f"/v1/models/{{name}}{spec}/logging"
+        for spec in ("", "/versions/{version}", "/labels/{label}")
+    ),
+    "/v1/models/{name}/logs",
+]
+
+DEPLOYMENT_PATHS = {
+    "/v1/models/{name}/versions": {"get": "listModelVersions", "post": "publishVersion"},
+    "/v1/models/{name}/versions/{version}": {
+        "get": "getModelStatusVersion",
+        "delete": "deleteVersion",
+    },
+    "/v1/models/{name}/labels/{label}": {"get": "getModelStatusLabel", "put": "moveLabel"},
+    "/v1/models/{name}/traffic": {"get": "getTraffic", "put": "setTraffic"},
+    "/v1/models/{name}/deployments": {"get": "listDeployments"},
+    "/v1/models/{name}:rollback": {"post": "rollback"},
+}
 
 
 @pytest.fixture(scope="module")
@@ -37,6 +56,8 @@ def test_schema_is_valid_openapi_3(schema: dict) -> None:
 def test_schema_describes_every_endpoint(schema: dict) -> None:
     assert set(schema["paths"]) == {
         *MODEL_PATHS,
+        *PAYLOAD_LOGGING_PATHS,
+        *DEPLOYMENT_PATHS,
         "/v1/models",
         "/v1/auth/token",
         "/v1/auth/token/refresh",
@@ -51,10 +72,25 @@ def test_schema_offers_bearer_jwt_and_api_key_on_model_endpoints(schema: dict) -
     schemes = schema["components"]["securitySchemes"]
     predict = schema["paths"]["/v1/models/{name}:predict"]["post"]
 
-    assert schemes["jwtAuth"] == {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+    jwt = schemes["jwtAuth"]
+    assert (jwt["type"], jwt["scheme"], jwt["bearerFormat"]) == ("http", "bearer", "JWT")
     assert schemes["apiKeyAuth"]["type"] == "apiKey"
     assert (schemes["apiKeyAuth"]["in"], schemes["apiKeyAuth"]["name"]) == ("header", "X-API-Key")
     assert predict["security"] == [{"jwtAuth": []}, {"apiKeyAuth": []}, {"cookieAuth": []}]
+
+
+def test_authorize_dialog_lists_the_jwt_first_and_describes_every_scheme(schema: dict) -> None:
+    schemes = schema["components"]["securitySchemes"]
+
+    assert list(schemes) == ["jwtAuth", "apiKeyAuth", "cookieAuth", "metricsToken"]
+    assert schemes["jwtAuth"]["description"].startswith(
+        "Paste the `access` value from POST /v1/auth/token"
+    )
+    assert all(scheme.get("description") for scheme in schemes.values())
+
+
+def test_inference_pages_for_browsers_are_not_in_the_schema(schema: dict) -> None:
+    assert "get" not in schema["paths"]["/v1/models/{name}:predict"]
 
 
 def test_version_and_label_routes_have_typed_path_parameters(schema: dict) -> None:
@@ -123,6 +159,56 @@ def test_docs_page_serves_swagger_ui_from_local_static_files() -> None:
 
 
 def test_docs_page_loads_the_schema_from_the_gateway() -> None:
-    page = Client().get("/v1/docs").content.decode()
+    # Swagger UI's start-up script is served apart from the page (no inline script).
+    script = Client().get("/v1/docs", {"script": ""}).content.decode()
 
-    assert 'url: "/v1/schema"' in page
+    assert 'url: "/v1/schema"' in script
+
+
+def test_payload_logging_routes_are_documented_with_their_bodies(schema: dict) -> None:
+    policy = schema["paths"]["/v1/models/{name}/versions/{version}/logging"]
+    logs = schema["paths"]["/v1/models/{name}/logs"]["get"]
+
+    assert [policy[verb]["operationId"] for verb in ("get", "put", "delete")] == [
+        "getLoggingPolicyVersion",
+        "setLoggingPolicyVersion",
+        "deleteLoggingPolicyVersion",
+    ]
+    assert policy["put"]["requestBody"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/Policy"
+    }
+    assert set(schema["components"]["schemas"]["Policy"]["properties"]) == {
+        "sample_rate",
+        "directions",
+        "errors",
+        "max_bytes",
+        "redact",
+        "sinks",
+    }
+    assert logs["operationId"] == "listPayloadLogs"
+    assert {p["name"] for p in logs["parameters"]} >= {"version", "status", "since", "until"}
+    assert {policy["put"]["tags"][0], logs["tags"][0]} == {"payload logging"}
+
+
+def test_deployment_routes_add_verbs_beside_tf_servings_status(schema: dict) -> None:
+    operations = {
+        path: {
+            method: operation["operationId"] for method, operation in schema["paths"][path].items()
+        }
+        for path in DEPLOYMENT_PATHS
+    }
+
+    assert operations == DEPLOYMENT_PATHS
+
+
+def test_publish_documents_its_multipart_form_and_its_refusals(schema: dict) -> None:
+    publish = schema["paths"]["/v1/models/{name}/versions"]["post"]
+    form = publish["requestBody"]["content"]["multipart/form-data"]["schema"]
+
+    assert (form["properties"]["archive"]["type"], form["properties"]["archive"]["format"]) == (
+        "string",
+        "binary",  # a file picker in the docs UI
+    )
+    assert sorted(form["properties"]) == ["archive", "version", "wait"]
+    assert form["required"] == ["archive"]
+    assert {"201", "202", "400", "404", "409", "413", "422", "507"} <= set(publish["responses"])

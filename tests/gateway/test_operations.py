@@ -7,12 +7,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.contrib.auth.models import User
+from django.db.models.functions import Mod
 from django.test import Client
 from rest_framework.test import APIClient
 
-from predictions import traffic
-from predictions.charts import Series, format_number, line_chart, nice_ceiling
+from predictions.audit import traffic
 from predictions.models import AuditRecord
+from predictions.operations.charts import Series, format_number, line_chart, nice_ceiling
 from tests.gateway.conftest import PASSWORD, make_user
 
 pytestmark = pytest.mark.django_db
@@ -93,6 +94,21 @@ def test_operations_page_draws_three_charts_per_model_from_the_traffic(
     assert section.count("<polyline") + section.count("<circle") >= 3
 
 
+def test_operations_page_counts_unknown_names_in_one_other_row(
+    staff_client: Client, gateway: APIClient
+) -> None:
+    for name in ("nope", "typo", "nope"):
+        gateway.post(f"/v1/models/{name}:predict", {"instances": [1.0]}, format="json")
+
+    page = staff_client.get("/ops/").content.decode()
+
+    assert 'id="model-nope"' not in page
+    assert 'id="model-typo"' not in page
+    other_row = page.split('href="#model-other"')[1].split("</tr>")[0]
+    assert "<td>3</td>" in other_row  # requests
+    assert re.findall(r'data-chart="(\w+)"', page) == ["rate", "latency", "errors"] * 5
+
+
 def test_operations_page_says_when_the_model_server_is_down(staff_client: Client, settings) -> None:
     settings.TFSERVING_ADDRESS = "127.0.0.1:1"
 
@@ -152,13 +168,16 @@ def test_traffic_takes_two_queries_and_samples_latencies(
     monkeypatch: pytest.MonkeyPatch, django_assert_num_queries
 ) -> None:
     monkeypatch.setattr(traffic, "LATENCY_SAMPLE_PER_MODEL", 10)
-    AuditRecord.objects.bulk_create([record(1.0, latency_ms=float(ms)) for ms in range(100)])
+    AuditRecord.objects.bulk_create([record(1.0, latency_ms=1.0) for _ in range(100)])
+    # The sample is every 10th record by id: only those take 1000 ms.
+    sampled = AuditRecord.objects.annotate(position=Mod("id", 10)).filter(position=0)
+    assert sampled.update(latency_ms=1000.0) == 10
 
     with django_assert_num_queries(2):
         [iris] = traffic.model_traffic(traffic.WINDOWS["hour"], now=NOW)
 
     assert iris.requests == 100  # counted in full
-    assert iris.p50_ms in {float(ms) for ms in range(100)}
+    assert iris.p50_ms == 1000.0  # from the sample alone (all 100 would give 1.0)
 
 
 def test_percentile_is_nearest_rank() -> None:

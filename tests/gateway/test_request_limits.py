@@ -146,3 +146,77 @@ def test_chunked_body_over_the_limit_is_413(alice: User, settings) -> None:
         "error": "Request body is larger than the allowed maximum",
         "code": "payload_too_large",
     }
+
+
+# --- Django's own request limits, inside and outside the API's views -------------------
+
+
+def form_with_fields(count: int) -> str:
+    return "&".join(f"field{index}=1" for index in range(count))
+
+
+def test_too_many_form_fields_to_the_token_view_is_a_json_400(settings) -> None:
+    settings.DATA_UPLOAD_MAX_NUMBER_FIELDS = 1_000
+
+    response = APIClient().post(
+        "/v1/auth/token", form_with_fields(1_500), content_type="application/x-www-form-urlencoded"
+    )
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "error": "Too many form fields: at most 1000 are accepted",
+        "code": "invalid_argument",
+    }
+    assert AuditRecord.objects.get().http_status == 400
+
+
+def test_too_many_files_to_the_token_view_is_a_json_400(settings) -> None:
+    settings.DATA_UPLOAD_MAX_NUMBER_FILES = 100
+    files = {f"file{index}": io.BytesIO(b"x") for index in range(150)}
+
+    response = APIClient().post("/v1/auth/token", files, format="multipart")
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "error": "Too many files: at most 100 are accepted",
+        "code": "invalid_argument",
+    }
+
+
+@pytest.mark.parametrize("form_format", ["multipart", "urlencoded"])
+def test_a_form_over_the_limit_to_the_token_view_is_413_before_it_is_read(
+    settings, form_format: str
+) -> None:
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1_000
+    client = APIClient()
+    if form_format == "multipart":
+        body = {"username": "alice", "password": "x", "upload": io.BytesIO(b"x" * 5_000)}
+        response = client.post("/v1/auth/token", body, format="multipart")
+    else:
+        body = "username=alice&password=" + "x" * 5_000
+        response = client.post(
+            "/v1/auth/token", body, content_type="application/x-www-form-urlencoded"
+        )
+
+    assert response.status_code == 413
+    assert response.json()["code"] == "payload_too_large"
+
+
+def test_too_many_fields_to_a_login_page_is_a_json_400(settings) -> None:
+    settings.DATA_UPLOAD_MAX_NUMBER_FIELDS = 1_000
+
+    response = APIClient().post(
+        "/admin/login/", form_with_fields(1_500), content_type="application/x-www-form-urlencoded"
+    )
+
+    assert response.status_code == 400
+    assert response.json()["error"] == "Too many form fields: at most 1000 are accepted"
+
+
+def test_a_host_header_not_allowed_is_a_json_400(settings) -> None:
+    settings.ALLOWED_HOSTS = ["gateway.example"]
+
+    response = APIClient().get("/v1/models", HTTP_HOST="elsewhere.example")
+
+    assert response.status_code == 400
+    assert response.json() == {"error": "Invalid Host header", "code": "invalid_argument"}

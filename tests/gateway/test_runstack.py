@@ -1,4 +1,4 @@
-"""manage.py runstack: model server then gunicorn; stops both on SIGTERM; fails if one dies."""
+"""manage.py runstack: model server, gunicorn, nginx; stops all on SIGTERM; fails if one dies."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.gateway import gateway_env, wait_for_http
+from serving_project.processes import find_nginx, wait_for_http
+from tests.support.gateway import gateway_env
 from tests.support.processes import ROOT, free_port, stop
 
 pytestmark = pytest.mark.slow
@@ -35,6 +36,9 @@ def is_running(pid: int) -> bool:
     return state != "Z"
 
 
+RUNSTACK_METRICS_TOKEN = "runstack-metrics-token"
+
+
 @pytest.fixture
 def runstack(tmp_path: Path) -> Iterator[tuple[subprocess.Popen, str, str]]:
     """runstack on free ports; yields the process, its URL and what it printed up to
@@ -48,6 +52,7 @@ def runstack(tmp_path: Path) -> Iterator[tuple[subprocess.Popen, str, str]]:
     bind = f"127.0.0.1:{free_port()}"
     env = gateway_env(tmp_path / "db.sqlite3", "unused", bind)
     env["MODEL_CONFIG_FILE"] = str(config)
+    env["METRICS_TOKEN"] = RUNSTACK_METRICS_TOKEN  # /readyz shows the models to it
     subprocess.run(
         [sys.executable, "manage.py", "migrate", "--noinput"],
         cwd=ROOT,
@@ -87,14 +92,16 @@ def test_runstack_serves_until_sigterm_then_stops_both(
     process, url, startup = runstack
     children = children_of(process.pid)
 
-    ready = httpx.get(f"{url}/readyz")
+    ready = httpx.get(
+        f"{url}/readyz", headers={"Authorization": f"Bearer {RUNSTACK_METRICS_TOKEN}"}
+    )
     process.send_signal(signal.SIGTERM)
     returncode = process.wait(60)
 
     assert ready.json()["models"] == {"half_plus_two": "AVAILABLE"}
     assert returncode == 0
-    assert f"Gateway ready at {url}/v1/models" in startup
-    assert len(children) == 2
+    assert f"Gateway ready at {url}/\n" in startup
+    assert len(children) == (3 if find_nginx() else 2)  # nginx in front where installed
     assert not any(is_running(pid) for pid in children)
 
 

@@ -8,12 +8,13 @@ import pytest
 from django.contrib.auth.models import User
 from django.utils import timezone
 
-from predictions import services
-from predictions.audit import AuditEntry
-from predictions.callers import Caller
-from predictions.tfserving import jsonio
-from predictions.tfserving.errors import InvalidInput, ModelNotFound
-from predictions.tfserving.models import ModelRef
+from predictions.access.callers import Caller
+from predictions.audit.entry import AuditEntry
+from predictions.context import RequestContext
+from predictions.inference import services
+from tfserving import jsonio
+from tfserving.errors import InvalidInput, ModelNotFound
+from tfserving.models import ModelRef
 
 pytestmark = pytest.mark.django_db
 
@@ -35,10 +36,9 @@ def test_run_prediction_returns_the_tf_serving_body_and_notes_the_audit_fields(
     entry = new_entry()
 
     body = services.run_prediction(
-        Caller(alice.pk, "alice"),
+        RequestContext(Caller(alice.pk, "alice"), "r1", entry),
         ModelRef("half_plus_two", label="stable"),
         {"instances": [2.0]},
-        audit=entry,
     )
 
     assert jsonio.loads(jsonio.dumps(body)) == {"predictions": [3.0]}
@@ -58,7 +58,9 @@ def test_run_prediction_refuses_a_caller_without_grant_as_an_unknown_model(
     model_server_address: str,
 ) -> None:
     with pytest.raises(ModelNotFound, match=r"Servable not found for request: Latest\(iris\)"):
-        services.run_prediction(Caller(user_id=12345, username="ghost"), ModelRef("iris"), {})
+        services.run_prediction(
+            RequestContext(Caller(user_id=12345, username="ghost")), ModelRef("iris"), {}
+        )
 
 
 def test_run_prediction_validates_before_calling(alice: User, model_server_address: str) -> None:
@@ -66,7 +68,9 @@ def test_run_prediction_validates_before_calling(alice: User, model_server_addre
 
     with pytest.raises(InvalidInput, match="Input 'x' expects float tensor"):
         services.run_prediction(
-            Caller(alice.pk), ModelRef("half_plus_two"), {"instances": ["a"]}, audit=entry
+            RequestContext(Caller(alice.pk), audit=entry),
+            ModelRef("half_plus_two"),
+            {"instances": ["a"]},
         )
 
     assert entry.grpc_code == ""

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 
 import pytest
 from rest_framework.test import APIClient
 
+from serving_project.content_security import POLICY
 from tests.support.processes import ROOT
 
 REAL_SECRET = "k3Zb8s-generated-for-tests-only-9f8e7d6c5b4a39281706f5e4d3c2b1a0"
@@ -112,3 +114,20 @@ def test_cors_allows_configured_origins_with_the_api_headers(settings) -> None:
 
     assert response["Access-Control-Allow-Origin"] == "https://app.example"
     assert "x-api-key" in response["Access-Control-Allow-Headers"]
+
+
+@pytest.mark.django_db
+def test_pages_carry_a_content_security_policy_without_inline_scripts(client) -> None:
+    docs = client.get("/v1/docs")
+    welcome = client.get("/")
+    scripts = re.findall(r'<script src="([^"]+)"', docs.content.decode())
+
+    assert docs["Content-Security-Policy"] == welcome["Content-Security-Policy"] == POLICY
+    assert "script-src 'self';" in POLICY
+    assert b"<script>" not in docs.content  # Swagger UI's start-up script is a file too
+    assert [client.get(script).status_code for script in scripts] == [200] * 3
+
+
+@pytest.mark.django_db
+def test_json_answers_carry_no_content_security_policy(client) -> None:
+    assert "Content-Security-Policy" not in client.get("/healthz")

@@ -7,9 +7,9 @@ from django.contrib.auth.models import User
 from django.core.exceptions import ImproperlyConfigured
 from rest_framework.test import APIClient
 
-from predictions import services
+from predictions.access import services
+from predictions.access.throttles import Rate, parse_rate
 from predictions.models import AuditRecord
-from predictions.throttles import Rate, parse_rate
 from tests.gateway.conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db

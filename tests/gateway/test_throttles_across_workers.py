@@ -58,6 +58,7 @@ def throttled(
             modelserver_process.address,
             THROTTLE_PREDICT_RATE=f"{PREDICT_LIMIT}/day",
             THROTTLE_TOKEN_RATE=f"{TOKEN_LIMIT}/day",
+            LOGIN_FAILURE_LIMIT="100",  # the throttle, not the login lockout, is tested here
             GUNICORN_THREADS="4",
         )
         manage(env, "migrate", "--noinput")

@@ -6,14 +6,11 @@ import contextlib
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
-
-from tests.support.processes import ROOT, free_port, stop
+from serving_project.processes import ROOT, free_port, start_gunicorn, terminate, wait_for_http
 
 DEMO_PASSWORD = "gunicorn-test-password"
 STAFF_USERNAME = "operator"
@@ -48,20 +45,6 @@ def gateway_env(
         "LOG_LEVEL": "warning",
         **overrides,
     }
-
-
-def wait_for_http(url: str, process: subprocess.Popen, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"exited with {process.returncode}")
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise TimeoutError(url)
 
 
 def manage(env: Mapping[str, str], *args: str) -> str:
@@ -105,22 +88,9 @@ def gunicorn_gateway(
         )
     log = directory / "gunicorn.log"
     with open(log, "wb") as log_file:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "-c",
-                "serving_project/gunicorn.conf.py",
-                "serving_project.wsgi",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-        )
+        process = start_gunicorn(env, output=log_file)
     try:
         wait_for_http(f"http://{bind}/healthz", process)
         yield Gateway(url=f"http://{bind}", process=process, database=database, log=log, env=env)
     finally:
-        stop(process)
+        terminate(process)

@@ -9,7 +9,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
-from predictions import services
+from predictions.access import services
 
 
 class Command(BaseCommand):

@@ -6,7 +6,6 @@ every run; either way it is printed, since this is the local demo's login.
 
 from __future__ import annotations
 
-import os
 import secrets
 from typing import Any
 
@@ -14,8 +13,9 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 
-from predictions.catalogue import catalogue_model_names
-from predictions.models import ModelGrant
+from predictions.access.models import ModelGrant
+from predictions.inference.catalogue import catalogue_model_names
+from serving_project.environment import Environment
 
 USERNAME = "demo"
 
@@ -28,7 +28,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         username = options["username"]
-        password = os.environ.get("DEMO_PASSWORD") or secrets.token_urlsafe(12)
+        password = Environment().str("DEMO_PASSWORD", "") or secrets.token_urlsafe(12)
         models = catalogue_model_names()
         with transaction.atomic():
             user, created = get_user_model().objects.get_or_create(username=username)

@@ -1,31 +1,31 @@
-"""manage.py runstack: the embedded model server and the gateway under gunicorn, together.
+"""manage.py runstack: the embedded model server and the gateway under gunicorn, together,
+behind the production buffering proxy (nginx) where nginx is installed.
 
 The model server starts first; gunicorn starts once the model server's health
-is SERVING (its models are loaded). Ctrl-C or SIGTERM stops gunicorn, then the
-model server. If either one dies, the other is stopped and the command exits
-non-zero, so a supervisor sees the failure.
+is SERVING (its models are loaded). With nginx, gunicorn listens on a free loopback
+port and nginx (deploy/proxy/, the compose and Kubernetes proxy's config) on the
+address clients use, so a slow client waits in nginx and never holds one of
+gunicorn's threads; without it gunicorn serves that address alone, with a warning.
+Ctrl-C or SIGTERM stops the proxy, gunicorn, then the model server. If one dies,
+the others are stopped and the command exits non-zero, so a supervisor sees it.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
-import subprocess
-import sys
+import tempfile
 import threading
-import time
-import urllib.error
-import urllib.request
+from pathlib import Path
 from typing import Any
 
-import grpc
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from serving_project import processes
 
 POLL_SECONDS = 0.2
-STOP_TIMEOUT_SECONDS = 20.0
-GUNICORN_CONFIG = settings.BASE_DIR / "serving_project" / "gunicorn.conf.py"
 
 
 class Command(BaseCommand):
@@ -45,7 +45,7 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--bind",
-            default=os.environ.get("GATEWAY_BIND", "127.0.0.1:8000"),
+            default=settings.GATEWAY_BIND,
             help="host:port for the gateway (default: GATEWAY_BIND or 127.0.0.1:8000).",
         )
         parser.add_argument(
@@ -54,72 +54,100 @@ class Command(BaseCommand):
             default=180.0,
             help="Seconds to wait for the model server to load its models.",
         )
+        parser.add_argument(
+            "--no-proxy",
+            action="store_true",
+            help="Serve with gunicorn alone even where nginx is installed.",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         stop = threading.Event()
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, lambda *_: stop.set())
         port, bind = options["model_server_port"], options["bind"]
+        nginx = None if options["no_proxy"] else processes.find_nginx()
+        gunicorn_bind = f"127.0.0.1:{processes.free_port()}" if nginx else bind
         model_server_address = f"127.0.0.1:{port}"
-        env = {**os.environ, "TFSERVING_ADDRESS": model_server_address, "GATEWAY_BIND": bind}
-        # Own sessions: a Ctrl-C reaches only this command, which stops the children in order.
-        model_server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "modelserver",
-                f"--port={port}",
-                f"--model_config_file={options['model_config_file']}",
-            ],
-            cwd=settings.BASE_DIR,  # models.config holds paths relative to the repository root
-            env=env,
-            start_new_session=True,
+        # The children inherit this process's environment, pointed at each other.
+        env = {
+            **os.environ,
+            "TFSERVING_ADDRESS": model_server_address,
+            "GATEWAY_BIND": gunicorn_bind,
+        }
+        if nginx:
+            # The client address is the proxy's X-Forwarded-For entry, not 127.0.0.1.
+            env.setdefault("NUM_PROXIES", "1")
+        self._say_what_fronts_gunicorn(nginx, bind, gunicorn_bind)
+        model_server = processes.start_model_server(
+            port, [f"--model_config_file={options['model_config_file']}"], env=env
         )
-        processes = [model_server]
+        running = {"model server": model_server}
+        proxy_state = Path(tempfile.mkdtemp(prefix="gateway-proxy-")) if nginx else None
         try:
             self.stdout.write(f"Model server starting on {model_server_address} …")
-            _wait_until_serving(
-                model_server_address, model_server, stop, options["startup_timeout"]
-            )
-            if stop.is_set():
-                return
-            gunicorn = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "gunicorn",
-                    "-c",
-                    str(GUNICORN_CONFIG),
-                    "serving_project.wsgi",
-                ],
-                cwd=settings.BASE_DIR,
-                env=env,
-                start_new_session=True,
-            )
-            processes.insert(0, gunicorn)
-            if _wait_until_healthy(f"http://{bind}/healthz", gunicorn, stop):
-                self._print_banner(bind)
-            while not stop.is_set():
-                for process, name in ((gunicorn, "gunicorn"), (model_server, "model server")):
-                    if process.poll() is not None:
-                        raise CommandError(
-                            f"The {name} exited with code {process.returncode}; stopping.",
-                            returncode=process.returncode or 1,
-                        )
-                stop.wait(POLL_SECONDS)
+            try:
+                serving = processes.wait_until_serving(
+                    model_server_address, model_server, options["startup_timeout"], stop
+                )
+                if not serving:
+                    return
+                running = {"gunicorn": processes.start_gunicorn(env), **running}
+                ready = processes.wait_for_http(
+                    f"http://{gunicorn_bind}/healthz", running["gunicorn"], stop=stop
+                )
+                if ready and nginx and proxy_state:
+                    proxy = processes.start_proxy(
+                        bind, gunicorn_bind, proxy_state, nginx=nginx, env=env
+                    )
+                    running = {"proxy": proxy, **running}
+                    ready = processes.wait_for_http(f"http://{bind}/healthz", proxy, stop=stop)
+                if ready:
+                    self._print_banner(bind)
+            except processes.ProcessExited as exited:
+                raise CommandError(str(exited), returncode=exited.returncode or 1) from None
+            except TimeoutError as error:
+                raise CommandError(str(error)) from None
+            self._supervise(running, stop)
             self.stdout.write("Stopping …")
         finally:
-            for process in processes:  # gunicorn first: it drains requests to the model server
-                _terminate(process)
+            # Front to back: the proxy, then gunicorn (it drains requests to the model server).
+            for process in running.values():
+                processes.terminate(process)
+            if proxy_state:
+                shutil.rmtree(proxy_state, ignore_errors=True)
+
+    def _supervise(self, children: dict, stop: threading.Event) -> None:
+        while not stop.is_set():
+            for name, process in children.items():
+                if process.poll() is not None:
+                    raise CommandError(
+                        f"The {name} exited with code {process.returncode}; stopping.",
+                        returncode=process.returncode or 1,
+                    )
+            stop.wait(POLL_SECONDS)
+
+    def _say_what_fronts_gunicorn(self, nginx: str | None, bind: str, gunicorn_bind: str) -> None:
+        if nginx:
+            self.stdout.write(
+                f"Buffering proxy: {nginx} on {bind}, in front of gunicorn on {gunicorn_bind}."
+            )
+        else:
+            self.stdout.write(
+                self.style.WARNING(
+                    f"Warning: no nginx, so gunicorn serves {bind} alone and slow clients can"
+                    " hold its threads; see README, Slow clients and reach."
+                )
+            )
 
     def _print_banner(self, bind: str) -> None:
         url = f"http://{bind}"
         self.stdout.write(
-            self.style.SUCCESS(f"Gateway ready at {url}/v1/models")
-            + f"\n  Browsable API: log in at {url}/api-auth/login/ (user 'demo', password printed"
-            " by create_demo_user, or DEMO_PASSWORD)"
+            self.style.SUCCESS(f"Gateway ready at {url}/")
+            + f"\n  Browsable API: log in at {url}/api-auth/login/ (user 'demo', the password"
+            " printed above, or DEMO_PASSWORD)"
             + f"\n  API docs (Swagger UI): {url}/v1/docs"
-            + f"\n  Operations page: {url}/ops/ (staff; manage.py createsuperuser)"
+            + f"\n  Admin and operations page: {url}/admin/ and {url}/ops/ (staff: run"
+            " `make superuser` in another shell)"
             + f"\n  Prometheus metrics: {url}/metrics (from this machine)"
             + f"\n  Token:  curl -s -X POST {url}/v1/auth/token -d username=demo -d password=…"
             + "\n  Predict: curl -s -H 'Authorization: Bearer <access>' "
@@ -131,52 +159,3 @@ class Command(BaseCommand):
 def _port_of(address: str) -> int:
     _, _, port = address.rpartition(":")
     return int(port) if port.isdigit() else 8500
-
-
-def _wait_until_serving(
-    address: str, process: subprocess.Popen, stop: threading.Event, timeout: float
-) -> None:
-    deadline = time.monotonic() + timeout
-    with grpc.insecure_channel(address) as channel:
-        health = health_pb2_grpc.HealthStub(channel)
-        while not stop.is_set():
-            if process.poll() is not None:
-                raise CommandError(
-                    f"The model server exited with code {process.returncode} while starting.",
-                    returncode=process.returncode or 1,
-                )
-            if time.monotonic() > deadline:
-                raise CommandError(f"The model server was not SERVING after {timeout:.0f} s.")
-            try:
-                reply = health.Check(health_pb2.HealthCheckRequest(), timeout=1)
-                if reply.status == health_pb2.HealthCheckResponse.SERVING:
-                    return
-            except grpc.RpcError:
-                pass  # not listening yet
-            stop.wait(POLL_SECONDS)
-
-
-def _wait_until_healthy(
-    url: str, process: subprocess.Popen, stop: threading.Event, timeout: float = 60.0
-) -> bool:
-    deadline = time.monotonic() + timeout
-    while not stop.is_set() and process.poll() is None and time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=1) as response:
-                if response.status == 200:
-                    return True
-        except (urllib.error.URLError, OSError):
-            pass
-        stop.wait(POLL_SECONDS)
-    return False
-
-
-def _terminate(process: subprocess.Popen) -> None:
-    if process.poll() is not None:
-        return
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(STOP_TIMEOUT_SECONDS)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()

@@ -1,0 +1,1 @@
+"""The audit trail: one record per API request, written off the request path."""

@@ -1,0 +1,1 @@
+"""Running a request on the model server: the services, the per-process client, the catalogue."""
