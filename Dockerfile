@@ -6,7 +6,7 @@
 # TensorFlow (2.0 GB installed with its 27 dependencies, an image of ~2.3 GB) just for
 # ~35 generated *_pb2 modules (0.15 MB) the web tier reads. So the build stage installs
 # tensorflow-serving-api with --no-deps and copies only the TensorFlow proto modules
-# it imports (deploy/image/copy_tf_protos.py); predictions/tfserving/protos.py loads
+# it imports (deploy/image/copy_tf_protos.py); tfserving/protos.py loads
 # them without running TensorFlow's __init__, and any other `import tensorflow` in
 # this image fails with a clear ImportError.
 #
@@ -55,8 +55,10 @@ COPY --from=builder /opt/venv /opt/venv
 WORKDIR /app
 COPY manage.py ./
 COPY models/models.config models/models.config
+# The web tier's packages, one line each (and one "!" line each in .dockerignore).
 COPY serving_project/ serving_project/
 COPY predictions/ predictions/
+COPY tfserving/ tfserving/
 
 # Static files (admin, browsable API, API docs) are collected at build time and served
 # by whitenoise; the key and database below exist only for this command (production
@@ -65,7 +67,7 @@ COPY predictions/ predictions/
 RUN DJANGO_SECRET_KEY=collectstatic-only-build-time-key-not-used-at-run-time-0123456789 \
         DATABASE_URL=sqlite://:memory: \
         python manage.py collectstatic --noinput \
-    && python -m compileall -q serving_project predictions
+    && python -m compileall -q .
 
 USER 10001:10001
 EXPOSE 8000

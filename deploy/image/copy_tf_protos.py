@@ -10,7 +10,7 @@ modules reachable from tensorflow-serving-api's imports (followed
 transitively), plus empty package ``__init__`` files.
 
 The ``tensorflow/__init__.py`` written here raises ImportError: the web tier
-loads the protos without executing it (see predictions/tfserving/protos.py),
+loads the protos without executing it (see tfserving/protos.py),
 so any other ``import tensorflow`` in the image fails loudly instead of
 half-working.
 
@@ -30,7 +30,7 @@ STUB_INIT = '''"""Only TensorFlow's protocol buffer modules are installed in thi
 
 raise ImportError(
     "this image ships only the tensorflow.core *_pb2 modules that "
-    "tensorflow-serving-api needs; load them through predictions.tfserving.protos"
+    "tensorflow-serving-api needs; load them through tfserving.protos"
 )
 '''
 

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from tests.deploy.conftest import ROOT
+from tests.support.env_files import env_file_values
 
 # A release, not a moving tag: "2.20.0", "15.14-bookworm"; never "latest", "15", "7-alpine".
 FULL_VERSION_TAG = re.compile(r"^[a-z0-9./-]+:\d+\.\d+(\.\d+)?(-[a-z0-9]+)?$")
@@ -59,7 +60,8 @@ def test_tfserving_serves_rest_grpc_batching_and_health(compose: dict[str, Any])
     assert flags["enable_batching"] == "true"
     assert flags["enable_grpc_healthcheck_service"] == "true"
     assert flags["allow_version_labels_for_unavailable_models"] == "true"
-    assert flags["model_config_file_poll_wait_seconds"] == "60"
+    # The gateway pushes the config; re-reading the file would undo its changes.
+    assert "model_config_file_poll_wait_seconds" not in flags
 
 
 def test_tfserving_mounts_models_and_configs_read_only(compose: dict[str, Any]) -> None:
@@ -102,7 +104,7 @@ def test_migrate_runs_the_gateway_image_once(compose: dict[str, Any]) -> None:
     assert migrate["restart"] == "no"
 
 
-@pytest.mark.parametrize("service", ["gateway", "migrate", "tfserving"])
+@pytest.mark.parametrize("service", ["proxy", "gateway", "migrate", "tfserving"])
 def test_our_containers_run_read_only_without_capabilities(
     compose: dict[str, Any], service: str
 ) -> None:
@@ -130,8 +132,63 @@ def test_datastores_have_volumes_and_health_checks(
     assert definition["volumes"][0].split(":")[0] in compose["volumes"]
 
 
-def test_only_the_gateway_is_published_on_the_host(compose: dict[str, Any]) -> None:
+def test_only_the_proxy_is_published_on_the_host(compose: dict[str, Any]) -> None:
     published = {name for name, service in compose["services"].items() if "ports" in service}
 
-    assert published == {"gateway"}
-    assert compose["services"]["gateway"]["ports"] == ["${GATEWAY_PORT:-8000}:8000"]
+    assert published == {"proxy"}
+    assert compose["services"]["proxy"]["ports"] == ["${GATEWAY_PORT:-8000}:8080"]
+
+
+def test_tfserving_is_reachable_only_on_the_compose_network(compose: dict[str, Any]) -> None:
+    # A published 8500/8501, or the host's network, would let anyone on the host call
+    # the model server around the gateway's authentication and audit trail.
+    tfserving = compose["services"]["tfserving"]
+
+    assert {"ports", "network_mode"} & set(tfserving) == set()
+
+
+def test_proxy_forwards_to_the_port_gunicorn_binds_in_the_gateway_container(
+    compose: dict[str, Any],
+) -> None:
+    bind = env_file_values(ROOT / ".env.example")["GATEWAY_BIND"]
+
+    assert compose["services"]["proxy"]["environment"]["GATEWAY_UPSTREAM"] == (
+        f"gateway:{bind.rsplit(':', 1)[1]}"
+    )
+    assert compose["services"]["proxy"]["depends_on"] == {
+        "gateway": {"condition": "service_started"}
+    }
+
+
+def test_proxy_caps_bodies_at_the_gateways_limit_with_the_same_default(
+    compose: dict[str, Any],
+) -> None:
+    limit = compose["services"]["proxy"]["environment"]["MAX_REQUEST_BYTES"]
+    run_nginx = (ROOT / "deploy" / "proxy" / "run-nginx.sh").read_text()
+
+    assert limit == "${MAX_REQUEST_BYTES:-33554432}"
+    assert env_file_values(ROOT / ".env.example")["MAX_REQUEST_BYTES"] == "33554432"
+    assert 'MAX_REQUEST_BYTES="${MAX_REQUEST_BYTES:-33554432}"' in run_nginx
+
+
+def test_gateway_trusts_the_proxys_x_forwarded_for_entry(compose: dict[str, Any]) -> None:
+    for service in ("gateway", "migrate"):
+        assert compose["services"][service]["environment"]["NUM_PROXIES"] == "${NUM_PROXIES:-1}"
+    assert env_file_values(ROOT / ".env.example")["NUM_PROXIES"] == "1"
+
+
+def test_compose_file_uses_only_what_docker_compose_1_29_reads(compose: dict[str, Any]) -> None:
+    # Debian 12's and Ubuntu 22.04's docker-compose refuse both (seen in a real run).
+    assert "name" not in compose
+    for service in compose["services"].values():
+        assert all(isinstance(entry, str) for entry in service.get("env_file", [])), service
+
+
+def test_gateway_and_tfserving_share_the_model_repository(compose: dict[str, Any]) -> None:
+    gateway, tfserving = compose["services"]["gateway"], compose["services"]["tfserving"]
+    settings = env_file_values(ROOT / ".env.example")
+
+    assert gateway["volumes"] == ["./models:/models"]  # read-write: versions are published
+    assert "./models:/models:ro" in tfserving["volumes"]
+    assert settings["MODEL_REPOSITORY"] == settings["MODEL_SERVER_REPOSITORY"] == "/models"
+    assert "volumes" not in compose["services"]["migrate"]

@@ -8,15 +8,17 @@ from pathlib import Path
 from typing import Any
 
 from tests.deploy.conftest import ROOT
+from tests.support.env_files import env_file_values
 
 ENV_EXAMPLE = ROOT / ".env.example"
 # Files that read the gateway's environment.
 SETTINGS_FILES = (
+    ROOT / "serving_project" / "environment.py",  # the values settings and gunicorn share
     ROOT / "serving_project" / "settings.py",
     ROOT / "serving_project" / "gunicorn.conf.py",
 )
 # Read by docker-compose.yml itself, not by the gateway.
-COMPOSE_ONLY = {"POSTGRES_PASSWORD", "GATEWAY_PORT"}
+COMPOSE_ONLY = {"POSTGRES_PASSWORD", "GATEWAY_PORT", "COMPOSE_PROJECT_NAME"}
 # The team contract's list (the README table).
 CONTRACT_VARIABLES = {
     "DJANGO_ENV",
@@ -45,22 +47,13 @@ CONTRACT_VARIABLES = {
 VARIABLE_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
 
 
-def env_file_values(path: Path) -> dict[str, str]:
-    values = {}
-    for line in path.read_text().splitlines():
-        if line.strip() and not line.lstrip().startswith("#"):
-            name, separator, value = line.partition("=")
-            assert separator, f"not NAME=value: {line!r}"
-            values[name.strip()] = value.strip()
-    return values
-
-
 def environment_reads(source: str) -> set[str]:
     """Names a settings module reads from the environment.
 
     Matches ``os.environ["X"]``, calls whose callee mentions the environment
-    (``os.environ.get("X")``, ``os.getenv("X")``, ``env.int("X", 10)``...) and calls
-    of the module's own helpers that read it (``def _int(name): ... os.environ ...``).
+    (``os.environ.get("X")``, ``os.getenv("X")``, ``env.int("X", 10)``...), calls
+    of the module's own helpers that read it (``def _int(name): ... os.environ ...``)
+    and, inside the Environment class, its calls of its own readers (``self.str("X")``).
     """
     tree = ast.parse(source)
     readers = {
@@ -75,7 +68,11 @@ def environment_reads(source: str) -> set[str]:
         elif (
             isinstance(node, ast.Call)
             and node.args
-            and ("env" in ast.unparse(node.func).lower() or ast.unparse(node.func) in readers)
+            and (
+                "env" in ast.unparse(node.func).lower()
+                or ast.unparse(node.func) in readers
+                or ast.unparse(node.func).startswith("self.")
+            )
         ):
             key = node.args[0]
         else:

@@ -132,15 +132,19 @@ def test_image_requirements_pin_the_versions_of_requirements_txt() -> None:
             assert version == project[name], name
 
 
-WEB_TIER_PACKAGES = ("serving_project", "predictions")
 DOTTED_PATH = re.compile(r"^[a-z_][a-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$")
 
 
-def web_tier_top_level_modules() -> set[str]:
-    """Top-level modules the image's code imports, or names in dotted settings strings."""
+def copied_python_packages(dockerfile: Path) -> list[str]:
+    """The project's Python packages a Dockerfile copies (from the build context)."""
+    return [
+        source for source in copied_sources(dockerfile) if (ROOT / source / "__init__.py").is_file()
+    ]
+
+
+def top_level_modules(files: list[Path]) -> set[str]:
+    """Top-level modules the files import, or name in dotted strings (settings)."""
     modules = set()
-    files = [path for name in WEB_TIER_PACKAGES for path in sorted((ROOT / name).rglob("*.py"))]
-    files += [ROOT / "manage.py"]
     for path in files:
         for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
             if isinstance(node, ast.Import):
@@ -152,22 +156,47 @@ def web_tier_top_level_modules() -> set[str]:
     return modules
 
 
-def test_every_package_the_web_tier_imports_is_installed_in_the_image() -> None:
-    image_packages = set(requirement_pins(ROOT / "deploy" / "requirements-gateway.txt"))
-    # Installed without dependencies; "tensorflow" is the copied proto subset, which
-    # test_image_proto_subset_is_all_the_web_tier_loads checks.
-    image_packages |= {"tensorflow-serving-api", "tensorflow"}
+def python_files(packages: list[str]) -> list[Path]:
+    return [path for name in packages for path in sorted((ROOT / name).rglob("*.py"))]
+
+
+def not_provided_by(modules: set[str], image_packages: set[str]) -> set[str]:
+    """Third-party modules whose installed distribution is not among image_packages."""
     distributions = metadata.packages_distributions()
     missing = set()
-    for module in web_tier_top_level_modules() - set(sys.stdlib_module_names):
+    for module in modules - set(sys.stdlib_module_names):
         provided_by = {
             re.sub(r"[-_.]+", "-", name).lower() for name in distributions.get(module, ())
         }
         # Unresolvable names are the project's own packages or not modules at all.
         if provided_by and provided_by.isdisjoint(image_packages):
             missing.add(f"{module} ({', '.join(sorted(provided_by))})")
+    return missing
 
-    assert missing == set()
+
+def project_packages() -> set[str]:
+    return {path.parent.name for path in ROOT.glob("*/__init__.py")}
+
+
+def test_the_image_copies_every_project_package_the_web_tier_imports() -> None:
+    copied = copied_python_packages(ROOT / "Dockerfile")
+    files = [*python_files(copied), ROOT / "manage.py"]
+    # What the web tier needs of the project; a package moved to the top level (such as
+    # the TF Serving client) needs its COPY line and its "!" line in .dockerignore.
+    imported = top_level_modules(files) & project_packages()
+
+    assert {"serving_project", "predictions"} <= set(copied)
+    assert imported - set(copied) == set()
+
+
+def test_every_package_the_web_tier_imports_is_installed_in_the_image() -> None:
+    image_packages = set(requirement_pins(ROOT / "deploy" / "requirements-gateway.txt"))
+    # Installed without dependencies; "tensorflow" is the copied proto subset, which
+    # test_image_proto_subset_is_all_the_web_tier_loads checks.
+    image_packages |= {"tensorflow-serving-api", "tensorflow"}
+    files = [*python_files(copied_python_packages(ROOT / "Dockerfile")), ROOT / "manage.py"]
+
+    assert not_provided_by(top_level_modules(files), image_packages) == set()
 
 
 def installed_tensorflow_site_packages() -> Path:
@@ -190,7 +219,7 @@ def copy_tf_protos(tensorflow_from: Path, to: Path) -> subprocess.CompletedProce
 
 PROBE_IMAGE_PROTOS = """
 import sys
-from predictions.tfserving.protos import predict_pb2, tensor_pb2, types_pb2
+from tfserving.protos import predict_pb2, tensor_pb2, types_pb2
 request = predict_pb2.PredictRequest()
 request.model_spec.name = "half_plus_two"
 request.inputs["x"].CopyFrom(tensor_pb2.TensorProto(dtype=types_pb2.DT_FLOAT, float_val=[1.0]))
@@ -240,7 +269,12 @@ def test_copy_tf_protos_fails_naming_a_missing_proto_module(tmp_path: Path) -> N
 
 
 @pytest.mark.parametrize(
-    "dockerfile", [ROOT / "Dockerfile", ROOT / "deploy" / "models-image" / "Dockerfile"]
+    "dockerfile",
+    [
+        ROOT / "Dockerfile",
+        ROOT / "deploy" / "models-image" / "Dockerfile",
+        ROOT / "deploy" / "proxy" / "Dockerfile",
+    ],
 )
 def test_base_images_are_pinned_to_a_release(dockerfile: Path) -> None:
     text = dockerfile.read_text()

@@ -10,7 +10,12 @@ import yaml
 from tests.deploy.conftest import K8S_DIR, kubernetes_manifest_paths
 
 Resources = dict[str, dict[str, Any]]
-WORKLOADS = ("Deployment/gateway", "Deployment/tfserving", "Job/gateway-migrate")
+WORKLOADS = (
+    "Deployment/gateway",
+    "Deployment/tfserving",
+    "Job/gateway-migrate",
+    "Job/model-repository-seed",
+)
 PROBES = ("startupProbe", "livenessProbe", "readinessProbe")
 
 
@@ -78,14 +83,24 @@ def test_containers_have_read_only_root_no_capabilities_and_resources(
         assert "memory" in each["resources"]["limits"], each["name"]
 
 
-def test_gateway_has_a_writable_tmp_and_nothing_else(kubernetes_resources: Resources) -> None:
+def test_gateway_writes_only_its_tmp_and_the_model_repository(
+    kubernetes_resources: Resources,
+) -> None:
     gateway = container(kubernetes_resources, "Deployment/gateway", "gateway")
+    volumes = pod_spec(kubernetes_resources, "Deployment/gateway")["volumes"]
+    config = kubernetes_resources["ConfigMap/gateway-config"]["data"]
 
-    assert gateway["volumeMounts"] == [{"name": "tmp", "mountPath": "/tmp"}]
-    assert pod_spec(kubernetes_resources, "Deployment/gateway")["volumes"][0] == {
-        "name": "tmp",
-        "emptyDir": {"medium": "Memory", "sizeLimit": "128Mi"},
+    assert gateway["volumeMounts"] == [
+        {"name": "tmp", "mountPath": "/tmp"},
+        {"name": "model-repository", "mountPath": "/models"},
+    ]
+    by_name = {volume["name"]: volume for volume in volumes}
+    assert by_name["tmp"] == {"name": "tmp", "emptyDir": {"medium": "Memory", "sizeLimit": "128Mi"}}
+    assert by_name["model-repository"] == {
+        "name": "model-repository",
+        "persistentVolumeClaim": {"claimName": "model-repository"},
     }
+    assert config["MODEL_REPOSITORY"] == config["MODEL_SERVER_REPOSITORY"] == "/models"
 
 
 def test_gateway_probes_use_healthz_for_liveness_and_readyz_for_readiness(
@@ -99,8 +114,8 @@ def test_gateway_probes_use_healthz_for_liveness_and_readyz_for_readiness(
         "livenessProbe": "/healthz",
         "readinessProbe": "/readyz",
     }
-    assert {gateway[probe]["httpGet"]["port"] for probe in PROBES} == {"http"}
-    assert gateway["ports"] == [{"name": "http", "containerPort": 8000}]
+    assert {gateway[probe]["httpGet"]["port"] for probe in PROBES} == {"gunicorn"}
+    assert gateway["ports"] == [{"name": "gunicorn", "containerPort": 8000}]
 
 
 def test_gateway_probes_send_a_host_that_django_allows(kubernetes_resources: Resources) -> None:
@@ -111,6 +126,48 @@ def test_gateway_probes_send_a_host_that_django_allows(kubernetes_resources: Res
         headers = gateway[probe]["httpGet"]["httpHeaders"]
         assert headers == [{"name": "Host", "value": "localhost"}], probe
     assert "localhost" in allowed.split(",")
+
+
+def test_the_service_reaches_gunicorn_only_through_the_proxy_sidecar(
+    kubernetes_resources: Resources,
+) -> None:
+    service = kubernetes_resources["Service/gateway"]["spec"]
+    proxy = container(kubernetes_resources, "Deployment/gateway", "proxy")
+    gateway = container(kubernetes_resources, "Deployment/gateway", "gateway")
+    environment = {variable["name"]: variable for variable in proxy["env"]}
+
+    assert [port["targetPort"] for port in service["ports"]] == ["http"]
+    assert proxy["ports"] == [{"name": "http", "containerPort": 8080}]
+    assert (
+        environment["GATEWAY_UPSTREAM"]["value"]
+        == f"127.0.0.1:{gateway['ports'][0]['containerPort']}"
+    )
+    assert environment["MAX_REQUEST_BYTES"]["valueFrom"] == {
+        "configMapKeyRef": {"name": "gateway-config", "key": "MAX_REQUEST_BYTES"}
+    }
+
+
+def test_gateway_trusts_the_ingress_and_the_sidecar_and_keeps_the_ingress_scheme(
+    kubernetes_resources: Resources,
+) -> None:
+    proxy = container(kubernetes_resources, "Deployment/gateway", "proxy")
+    environment = {variable["name"]: variable.get("value") for variable in proxy["env"]}
+
+    assert kubernetes_resources["ConfigMap/gateway-config"]["data"]["NUM_PROXIES"] == "2"
+    assert environment["PROXY_FORWARDED_PROTO"] == "$http_x_forwarded_proto"
+
+
+def test_proxy_is_ready_through_gunicorn_but_alive_on_its_own(
+    kubernetes_resources: Resources,
+) -> None:
+    proxy = container(kubernetes_resources, "Deployment/gateway", "proxy")
+
+    assert proxy["readinessProbe"]["httpGet"] == {
+        "path": "/healthz",
+        "port": "http",
+        "httpHeaders": [{"name": "Host", "value": "localhost"}],
+    }
+    assert proxy["livenessProbe"]["tcpSocket"] == {"port": "http"}
 
 
 def test_gateway_scales_between_two_and_ten_replicas_and_keeps_one_up(
@@ -155,7 +212,7 @@ def test_tfserving_probes_use_grpc_health_on_the_grpc_port(
         assert tfserving[probe]["grpc"] == {"port": 8500}, probe
 
 
-def test_tfserving_args_match_compose_except_config_polling(
+def test_tfserving_args_are_compose_s_plus_pod_tuning(
     kubernetes_resources: Resources, compose: dict[str, Any]
 ) -> None:
     tfserving = container(kubernetes_resources, "Deployment/tfserving", "tfserving")
@@ -163,28 +220,51 @@ def test_tfserving_args_match_compose_except_config_polling(
 
     assert tfserving["image"] == compose_service["image"]
     assert tfserving["command"] == compose_service["entrypoint"]
-    assert set(compose_service["command"]) - set(tfserving["args"]) == {
-        "--model_config_file_poll_wait_seconds=60"
+    # The same flags, plus what a pod's CPU limit and DNS-based discovery need.
+    assert set(tfserving["args"]) - set(compose_service["command"]) == {
+        "--tensorflow_intra_op_parallelism=4",
+        "--tensorflow_inter_op_parallelism=4",
+        "--grpc_channel_arguments=grpc.max_connection_age_ms=300000,"
+        "grpc.max_connection_age_grace_ms=30000",
     }
+    assert set(compose_service["command"]) <= set(tfserving["args"])
 
 
-def test_tfserving_mounts_the_models_the_init_container_copies(
+def test_tfserving_reads_the_model_repository_the_gateway_writes(
     kubernetes_resources: Resources,
 ) -> None:
     spec = pod_spec(kubernetes_resources, "Deployment/tfserving")
     copier = container(kubernetes_resources, "Deployment/tfserving", "models")
     tfserving = container(kubernetes_resources, "Deployment/tfserving", "tfserving")
+    claim = kubernetes_resources["PersistentVolumeClaim/model-repository"]["spec"]
 
-    assert {m["name"]: m["mountPath"] for m in copier["volumeMounts"]} == {
-        "models": "/srv/models",
-        "config": "/srv/config",
+    assert copier["volumeMounts"] == [{"name": "config", "mountPath": "/srv/config"}]
+    assert {m["name"]: (m["mountPath"], m.get("readOnly")) for m in tfserving["volumeMounts"]} == {
+        "models": ("/models", True),
+        "config": ("/config", True),
+        "tmp": ("/tmp", None),
     }
-    assert {m["name"]: m["mountPath"] for m in tfserving["volumeMounts"]} == {
-        "models": "/models",
-        "config": "/config",
-        "tmp": "/tmp",
+    volumes = {volume["name"]: volume for volume in spec["volumes"]}
+    assert volumes["models"]["persistentVolumeClaim"] == {
+        "claimName": "model-repository",
+        "readOnly": True,
     }
-    assert all("emptyDir" in volume for volume in spec["volumes"])
+    # Gateway and TF Serving pods on different nodes mount it at the same time.
+    assert claim["accessModes"] == ["ReadWriteMany"]
+
+
+def test_the_repository_is_seeded_once_without_overwriting_published_versions(
+    kubernetes_resources: Resources,
+) -> None:
+    seed = container(kubernetes_resources, "Job/model-repository-seed", "seed")
+    spec = pod_spec(kubernetes_resources, "Job/model-repository-seed")
+    gateway = pod_spec(kubernetes_resources, "Deployment/gateway")
+
+    assert seed["command"] == ["sh", "-c", "cp -Rn /models/. /srv/models/"]
+    assert seed["volumeMounts"] == [{"name": "model-repository", "mountPath": "/srv/models"}]
+    assert spec["volumes"][0]["persistentVolumeClaim"] == {"claimName": "model-repository"}
+    # Written as the gateway's user, so the gateway may add versions to those folders.
+    assert spec["securityContext"]["runAsUser"] == gateway["securityContext"]["runAsUser"]
 
 
 def test_migration_job_runs_migrate_with_the_gateway_image_and_settings(

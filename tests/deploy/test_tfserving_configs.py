@@ -12,8 +12,8 @@ import pytest
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory, text_format
 from tensorflow_serving.config import model_server_config_pb2
 
-from modelserver.batching_parameters import BatchingParameters, read_batching_parameters
 from tests.deploy.conftest import ROOT
+from tfserving.batching_parameters import BatchingParameters, read_batching_parameters
 
 TFSERVING_DIR = ROOT / "deploy" / "tfserving"
 _Field = descriptor_pb2.FieldDescriptorProto
