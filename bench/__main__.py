@@ -1,6 +1,6 @@
 """python -m bench [--quick] [--profile] [--skip-codec] [--skip-batching]
 
-Runs every benchmark of DESIGN.md's budgets in one go and writes bench/results/:
+Runs every benchmark of the performance budgets in one go and writes bench/results/:
 README.md (the budgets table and every figure, with the machine), the latency
 plot, codec.md (bench_codec.py) and batching.md (bench_batching.py). A full run
 takes a few minutes on 2 cores; --quick shortens every measurement (to check the
@@ -37,7 +37,7 @@ QUICK = gateway_bench.Plan(
 def run_batching(quick: bool) -> BatchingSummary:
     """bench_batching.py's measurement (two model servers, batching on and off)."""
     from bench import bench_batching
-    from tests.support.processes import model_server
+    from serving_project.processes import model_server
 
     requests, rounds, warmup, concurrency = (1600, 2, 100, 32) if quick else (8000, 4, 300, 32)
     parameters = bench_batching.DEFAULT_PARAMETERS

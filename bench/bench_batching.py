@@ -7,8 +7,8 @@ Starts two model servers on the `digits` conv model (one plain, one with
 --enable_batching and the parameters file; otherwise the same flags), drives each
 with the same gRPC load (one 1x28x28x1 image per call, `concurrency` calls in
 flight), alternating between them in rounds, and writes throughput and latency
-percentiles to bench/results/batching.md. Budget (DESIGN.md): batching >= 2x the throughput
-without it.
+percentiles to bench/results/batching.md. Budget (README, Performance): batching >= 2x
+the throughput without it.
 """
 
 from __future__ import annotations
@@ -29,12 +29,12 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from predictions.tfserving.protos import (  # noqa: E402
+from serving_project.processes import model_server  # noqa: E402
+from tfserving.protos import (  # noqa: E402
     predict_pb2,
     prediction_service_pb2_grpc,
     types_pb2,
 )
-from tests.support.processes import model_server  # noqa: E402
 
 DIGITS = ROOT / "models" / "digits"
 DEFAULT_PARAMETERS = ROOT / "modelserver" / "batching_parameters.example.txt"

@@ -17,7 +17,7 @@ times, side by side in one process:
 MB/s is JSON bytes per second: the request body for decode, the body each path
 produced for encode (the naive one writes float32 values with float64 digits, so
 its body is larger; compare the ms columns). Medians of ``--repeats`` runs after a
-warm-up. Writes bench/results/codec.md. Budgets (DESIGN.md): decode + build
+warm-up. Writes bench/results/codec.md. Budgets (README, Performance): decode + build
 >= 100 MB/s and >= 4x the naive path; encode >= 200 MB/s.
 """
 
@@ -46,14 +46,14 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import tensorflow as tf  # noqa: E402  (the naive path is the point of comparison)
 
-from predictions.tfserving import codec, jsonio  # noqa: E402
-from predictions.tfserving.protos import predict_pb2, types_pb2  # noqa: E402
-from predictions.tfserving.signatures import (  # noqa: E402
+from tfserving import codec, jsonio  # noqa: E402
+from tfserving.protos import predict_pb2, types_pb2  # noqa: E402
+from tfserving.signatures import (  # noqa: E402
     ModelSignatures,
     Signature,
     TensorSpec,
 )
-from predictions.tfserving.tensors import (  # noqa: E402
+from tfserving.tensors import (  # noqa: E402
     array_from_tensor_proto,
     tensor_proto_from_array,
 )

@@ -39,9 +39,9 @@ from bench.load import (
     run_requests,
 )
 from bench.stack import Gateway
-from predictions.tfserving.protos import predict_pb2, prediction_service_pb2_grpc
-from predictions.tfserving.tensors import array_from_tensor_proto, tensor_proto_from_array
-from tests.support.processes import ModelServerProcess, free_port, model_server, stop
+from serving_project.processes import ModelServerProcess, free_port, model_server, terminate
+from tfserving.protos import predict_pb2, prediction_service_pb2_grpc
+from tfserving.tensors import array_from_tensor_proto, tensor_proto_from_array
 
 MODEL = "half_plus_two"
 INPUT = [1.0, 2.0, 5.0]
@@ -175,7 +175,7 @@ def null_server() -> Iterator[tuple[str, int, int]]:
                 time.sleep(0.02)
         yield "127.0.0.1", port, process.pid
     finally:
-        stop(process)
+        terminate(process)
 
 
 def log(message: str) -> None:

@@ -10,7 +10,7 @@ from django.core.exceptions import ImproperlyConfigured
 from serving_project.settings import *  # noqa: F403
 from serving_project.settings import MIDDLEWARE
 
-AUDIT_MIDDLEWARE = "predictions.middleware.AuditMiddleware"
+AUDIT_MIDDLEWARE = "predictions.audit.middleware.AuditMiddleware"
 if AUDIT_MIDDLEWARE not in MIDDLEWARE:
     # Otherwise "audit off" would silently measure the same gateway as "audit on".
     raise ImproperlyConfigured(f"{AUDIT_MIDDLEWARE} is not in MIDDLEWARE: update the benchmark")

@@ -31,7 +31,7 @@ from typing import Protocol
 import grpc
 import numpy as np
 
-from predictions.tfserving.protos import predict_pb2, prediction_service_pb2_grpc
+from tfserving.protos import predict_pb2, prediction_service_pb2_grpc
 
 _ERROR_SAMPLES = 5
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")

@@ -60,7 +60,7 @@ def verdict(passed: bool) -> str:
 
 
 def budget_rows(run: Run) -> list[tuple[str, str, str, str]]:
-    """(what, measured, budget, verdict) for every budget in DESIGN.md."""
+    """(what, measured, budget, verdict) for every performance budget (the README lists them)."""
     gateway = run.gateway
     overhead = gateway.overhead_ms
     direct, through = gateway.result("direct", 1), gateway.result("gateway", 1)
@@ -181,7 +181,7 @@ def render(run: Run) -> str:
         "`python -m modelserver --model_config_file=models/models.config`. What each figure "
         "means: bench/README.md.",
         "",
-        "## Budgets (DESIGN.md)",
+        "## Budgets",
         "",
         "| what | measured | budget | verdict |",
         "| --- | --- | --- | --- |",

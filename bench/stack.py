@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from bench.load import HttpRequest
-from tests.support.processes import free_port, stop
+from serving_project.processes import free_port, terminate
 
 ROOT = Path(__file__).resolve().parents[1]
 GUNICORN_CONFIG = ROOT / "serving_project" / "gunicorn.conf.py"
@@ -148,7 +148,7 @@ def running_gateway(
                 time.sleep(POLL_SECONDS)
             yield Gateway(name, host, port, process, time.perf_counter() - started)
         finally:
-            stop(process)
+            terminate(process)
 
 
 def _tail(path: Path, lines: int = 30) -> str:

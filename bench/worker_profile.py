@@ -40,7 +40,7 @@ THREAD_STEPS = (
 REQUEST_STEPS = (
     Step("URL conf import (a worker's first request after fork)", (r"^<module> \(",)),
     Step("JWT verification (simplejwt, PyJWT)", (r"^JWTAuthentication\.", r"^JWTStateless")),
-    Step("grant check (cache lookup)", (r"^authorize \(predictions/permissions",)),
+    Step("grant check (cache lookup)", (r"^authorize \(predictions/access/grants",)),
     Step("throttles", (r"^APIView\.check_throttles ",)),
     Step(
         "request body: parse JSON, validate, build TensorProto",
@@ -53,12 +53,15 @@ REQUEST_STEPS = (
     ),
     Step(
         "audit record on the request thread (build, queue)",
-        (r"\(predictions/audit\.py\)$", r"^_declared_length \(predictions/middleware"),
+        (
+            r"\(predictions/audit/(entry|writer)\.py\)$",
+            r"^declared_length \(predictions/api/middleware",
+        ),
         (r"^AuditMiddleware\.",),
     ),
     Step(
         "Prometheus metrics",
-        (r"\(predictions/metrics\.py\)$", r"\(prometheus_client/"),
+        (r"\(predictions/operations/metrics\.py\)$", r"\(prometheus_client/"),
         (r"^MetricsMiddleware\.",),
     ),
     Step("URL routing", (r"^BaseHandler\.resolve_request ",)),
