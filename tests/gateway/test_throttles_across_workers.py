@@ -70,7 +70,14 @@ def throttled(
 
 
 def workers_that_answered(gateway: GunicornGateway, outcomes: list[Outcome]) -> set[int]:
-    served = access_log_pids(gateway)
+    # gunicorn writes a request's access line after sending its answer: wait for all.
+    deadline = time.monotonic() + 10
+    while (
+        not {outcome.request_id for outcome in outcomes}
+        <= (served := access_log_pids(gateway)).keys()
+    ):
+        assert time.monotonic() < deadline, "requests missing from the access log"
+        time.sleep(0.05)
     return {served[outcome.request_id][0] for outcome in outcomes}
 
 
