@@ -135,7 +135,7 @@ class AuditRecordAdmin(admin.ModelAdmin):
         "request_id",
     )
     list_filter = ("method", "http_status", "grpc_code", "model_name", "created_at")
-    search_fields = ("request_id", "caller", "model_name", "path")
+    search_fields = ("request_id", "client_request_id", "caller", "model_name", "path")
     date_hierarchy = "created_at"
     show_full_result_count = False  # counting a large audit table on every page is slow
 

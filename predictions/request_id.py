@@ -24,11 +24,18 @@ def reset_request_id(token: contextvars.Token[str]) -> None:
     _request_id.reset(token)
 
 
-def accepted_request_id(supplied: str | None) -> str:
-    """The client's X-Request-ID if it is usable, else a new one.
+def new_request_id() -> str:
+    """The gateway's own id for a request: random, so no client can choose it, repeat
+    another request's, or steer what is sampled by it."""
+    return uuid.uuid4().hex
 
-    Ids travel on into log lines and gRPC metadata, so only short printable ASCII
-    without spaces is taken as it is.
+
+def usable_client_request_id(supplied: str | None) -> str:
+    """The client's X-Request-ID, kept beside the gateway's own id for correlation, or ""
+    if there is none or it is unusable.
+
+    It travels on into audit records, log lines and a response header, so only short
+    printable ASCII without spaces is kept.
     """
     if (
         supplied
@@ -36,4 +43,4 @@ def accepted_request_id(supplied: str | None) -> str:
         and all("!" <= char <= "~" for char in supplied)
     ):
         return supplied
-    return uuid.uuid4().hex
+    return ""

@@ -76,8 +76,11 @@ preload_app = True
 control_socket_disable = True
 
 accesslog = "-"
-# Client, request line, status, response bytes, duration in ms, request id.
-access_log_format = '%(h)s "%(r)s" %(s)s %(B)s %(M)sms rid=%({x-request-id}o)s'
+# Client, request line, status, response bytes, duration in ms, the gateway's request id
+# and the client's own ("-" if it sent none).
+access_log_format = (
+    '%(h)s "%(r)s" %(s)s %(B)s %(M)sms rid=%({x-request-id}o)s crid=%({x-client-request-id}o)s'
+)
 errorlog = "-"
 loglevel = env.log_level.lower()
 

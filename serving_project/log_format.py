@@ -3,8 +3,9 @@
 Every line carries the id of the request being handled ("-" outside one) and, while tracing
 is on, the id of its trace (the audit record keeps both too). gunicorn's
 access lines are formatted after the request has ended, so their id comes from the
-X-Request-ID response header that gunicorn passes along with the line, and in JSON
-their parts become fields (method, path, status, duration_ms...).
+X-Request-ID response header that gunicorn passes along with the line (and the client's
+own id, when it sent one, from X-Client-Request-ID), and in JSON their parts become
+fields (method, path, status, duration_ms...).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ _ACCESS_FIELDS = {
     "user_agent": "a",
 }
 _REQUEST_ID_ATOM = "{x-request-id}o"
+_CLIENT_REQUEST_ID_ATOM = "{x-client-request-id}o"  # "-" when the client sent none
 
 
 class RequestIdFilter(logging.Filter):
@@ -76,6 +78,9 @@ class JsonFormatter(logging.Formatter):
         atoms = _access_atoms(record)
         if atoms is not None:
             entry["request_id"] = atoms[_REQUEST_ID_ATOM]
+            client_request_id = atoms.get(_CLIENT_REQUEST_ID_ATOM, "-")
+            if client_request_id != "-":
+                entry["client_request_id"] = client_request_id
             entry.update({field: atoms[atom] for field, atom in _ACCESS_FIELDS.items()})
         for key, value in vars(record).items():
             if key not in _STANDARD_ATTRIBUTES and not key.startswith("_"):

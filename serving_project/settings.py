@@ -434,7 +434,7 @@ CORS_ALLOW_HEADERS = (
     "x-api-key",
     "x-request-id",
 )
-CORS_EXPOSE_HEADERS = ("x-request-id", "x-model-version", "retry-after")
+CORS_EXPOSE_HEADERS = ("x-request-id", "x-client-request-id", "x-model-version", "retry-after")
 
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"

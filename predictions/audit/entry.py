@@ -34,6 +34,7 @@ class AuditEntry:
     http_method: str
     path: str
     request_bytes: int
+    client_request_id: str = ""  # the client's own X-Request-ID, if usable ("" if none)
     trace_id: str = ""  # the request's OpenTelemetry trace ("" while tracing is off)
     caller: Caller = ANONYMOUS
     method: str = ""
@@ -74,6 +75,7 @@ class AuditEntry:
             created_at=timezone.now(),
             started=time.perf_counter(),
             request_id=self.request_id,
+            client_request_id=self.client_request_id,
             http_method=self.http_method,
             path=self.path,
             request_bytes=self.request_bytes,
@@ -101,6 +103,7 @@ class AuditEntry:
             AuditRecord(
                 created_at=self.created_at,
                 request_id=self.request_id,
+                client_request_id=self.client_request_id,
                 trace_id=self.trace_id,
                 user_id=self.caller.user_id,
                 api_key_id=self.caller.api_key_id,

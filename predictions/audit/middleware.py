@@ -32,6 +32,7 @@ class AuditMiddleware:
             created_at=timezone.now(),
             started=time.perf_counter(),
             request_id=getattr(request, "request_id", ""),
+            client_request_id=getattr(request, "client_request_id", ""),
             http_method=request.method or "",
             path=request.path,
             request_bytes=declared_length(request),

@@ -17,7 +17,16 @@ class AuditRecord(models.Model):
     """
 
     created_at = models.DateTimeField(db_index=True)
-    request_id = models.CharField(max_length=MAX_REQUEST_ID_LENGTH, db_index=True)
+    request_id = models.CharField(
+        max_length=MAX_REQUEST_ID_LENGTH, db_index=True, help_text="The gateway's own id."
+    )
+    client_request_id = models.CharField(
+        max_length=MAX_REQUEST_ID_LENGTH,
+        blank=True,
+        default="",
+        db_index=True,
+        help_text="The client's X-Request-ID, if it sent a usable one.",
+    )
     trace_id = models.CharField(
         max_length=32, blank=True, help_text="OpenTelemetry trace id; empty while tracing is off."
     )

@@ -147,13 +147,13 @@ class PayloadLogAdmin(_ReadOnlyAdmin):
         "request_id",
     )
     list_filter = ("model_name", "http_status", "reason", "created_at")
-    search_fields = ("request_id", "trace_id", "caller")
+    search_fields = ("request_id", "client_request_id", "trace_id", "caller")
     date_hierarchy = "created_at"
     show_full_result_count = False
     fields = (
         ("created_at", "model_name", "model_version", "version_label", "signature_name"),
         ("method", "http_status", "error_code", "reason", "caller"),
-        ("request_id", "audit_record", "trace_id"),
+        ("request_id", "client_request_id", "audit_record", "trace_id"),
         ("request_bytes", "request_truncated", "response_bytes", "response_truncated", "redacted"),
         "input",
         "output",

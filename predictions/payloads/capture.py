@@ -109,6 +109,7 @@ def build_record(
     return PayloadRecord(
         created_at=getattr(audit, "created_at", None) or timezone.now(),
         request_id=context.request_id,
+        client_request_id=getattr(audit, "client_request_id", ""),
         trace_id=tracing.current_trace_id(),
         traceparent=tracing.current_traceparent(),
         model_name=ref.name,

@@ -127,6 +127,13 @@ class PayloadLog(models.Model):
 
     created_at = models.DateTimeField(db_index=True)
     request_id = models.CharField(max_length=MAX_REQUEST_ID_LENGTH, db_index=True)
+    client_request_id = models.CharField(
+        max_length=MAX_REQUEST_ID_LENGTH,
+        blank=True,
+        default="",
+        db_index=True,
+        help_text="The client's X-Request-ID, if it sent a usable one.",
+    )
     trace_id = models.CharField(max_length=32, blank=True)
     model_name = models.CharField(max_length=200)
     model_version = models.BigIntegerField(null=True, blank=True)

@@ -57,6 +57,7 @@ class PayloadRecord:
 
     created_at: datetime
     request_id: str
+    client_request_id: str  # the client's own X-Request-ID ("" if none)
     trace_id: str
     traceparent: str  # W3C, for the CloudEvents ("" while tracing is off)
     model_name: str
@@ -84,6 +85,7 @@ class PayloadRecord:
         return {
             "created_at": self.created_at.isoformat(),
             "request_id": self.request_id,
+            "client_request_id": self.client_request_id,
             "trace_id": self.trace_id,
             "model_name": self.model_name,
             "model_version": self.model_version,

@@ -105,6 +105,7 @@ class PayloadLogSerializer(serializers.ModelSerializer):
             "id",
             "created_at",
             "request_id",
+            "client_request_id",
             "trace_id",
             "model_name",
             "model_version",

@@ -211,17 +211,16 @@ def log_records(stack: ComposeStack, service: str, containing: str) -> list[dict
     ]
 
 
-def test_proxy_and_gateway_log_the_request_with_the_same_id(stack: ComposeStack) -> None:
-    request_id = f"compose-test-{os.getpid()}"
+def test_proxy_and_gateway_log_the_request_with_the_same_ids(stack: ComposeStack) -> None:
+    client_request_id = f"compose-test-{os.getpid()}"
 
-    httpx.get(f"{stack.url}/healthz", headers={"X-Request-ID": request_id})
+    response = httpx.get(f"{stack.url}/healthz", headers={"X-Request-ID": client_request_id})
+    request_id = response.headers["X-Request-ID"]  # the gateway's own
 
-    assert [record["logger"] for record in log_records(stack, "proxy", request_id)] == [
-        "proxy.access"
-    ]
-    assert [record["logger"] for record in log_records(stack, "gateway", request_id)] == [
-        "gunicorn.access"
-    ]
+    assert response.headers["X-Client-Request-ID"] == client_request_id
+    for service, logger in (("proxy", "proxy.access"), ("gateway", "gunicorn.access")):
+        [record] = log_records(stack, service, request_id)
+        assert (record["logger"], record["client_request_id"]) == (logger, client_request_id)
 
 
 def latencies(stack: ComposeStack, token: str, rounds: int = 5) -> dict[str, list[float]]:

@@ -103,8 +103,9 @@ class GunicornGateway:
         return [int(pid) for pid in children.read_text().split()]
 
 
-# The worker's process id first, so a test can tell which worker answered.
-ACCESS_LOG_FORMAT = "%(p)s %(s)s %({x-request-id}o)s"
+# The worker's process id first, so a test can tell which worker answered; then the id
+# the test sent (the client's own, echoed as X-Client-Request-ID).
+ACCESS_LOG_FORMAT = "%(p)s %(s)s %({x-client-request-id}o)s"
 
 
 @contextlib.contextmanager
@@ -152,7 +153,7 @@ def wait_for_workers(gateway: GunicornGateway, count: int, timeout: float = 30.0
 
 
 def access_log_pids(gateway: GunicornGateway) -> dict[str, tuple[int, int]]:
-    """request id -> (worker pid, status), from the access log."""
+    """the client's request id -> (worker pid, status), from the access log."""
     served = {}
     for line in gateway.access_log.read_text().splitlines():
         pid, status, request_id = line.split()

@@ -24,7 +24,7 @@ def test_successful_predict_leaves_one_complete_record(alice: User, gateway: API
     )
 
     record = AuditRecord.objects.get()
-    assert record.request_id == "audit-1"
+    assert (record.request_id, record.client_request_id) == (response["X-Request-ID"], "audit-1")
     assert (record.user_id, record.api_key_id, record.caller) == (alice.pk, None, "alice")
     assert (record.method, record.http_method, record.path) == ("predict", "POST", PREDICT)
     assert (record.model_name, record.model_version, record.version_label) == (

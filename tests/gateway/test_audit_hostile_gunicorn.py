@@ -122,7 +122,7 @@ def test_hostile_requests_do_not_stop_the_audit_trail(
     assert {answer.status_code for answer in answers} == {200}
     gunicorn_gateway.process.send_signal(signal.SIGTERM)
     assert gunicorn_gateway.process.wait(30) == 0
-    audited = count_records(database_url, "request_id LIKE 'after-hostile-%'")
+    audited = count_records(database_url, "client_request_id LIKE 'after-hostile-%'")
     total = count_records(database_url)
     print(f"\naudited after the hostile requests: {audited} of {PREDICTIONS}; {total} records")
     assert audited == PREDICTIONS

@@ -102,11 +102,11 @@ class Stack:
             yield gateway
 
     def audit_records(self, prefix: str) -> Counter[str]:
-        """Audit records per request id, for request ids starting with ``prefix``."""
+        """Audit records per client request id, for those starting with ``prefix``."""
         with psycopg.connect(self.database_url) as connection:
             rows = connection.execute(
-                "SELECT request_id, COUNT(*) FROM predictions_auditrecord"
-                " WHERE request_id LIKE %s GROUP BY request_id",
+                "SELECT client_request_id, COUNT(*) FROM predictions_auditrecord"
+                " WHERE client_request_id LIKE %s GROUP BY client_request_id",
                 (f"{prefix}-%",),
             ).fetchall()
         return Counter(dict(rows))

@@ -35,7 +35,7 @@ def test_outside_a_request_the_request_id_is_a_dash() -> None:
     assert make_record("startup").request_id == "-"
 
 
-def access_record() -> logging.LogRecord:
+def access_record(**more_atoms: object) -> logging.LogRecord:
     """A gunicorn access-log record: the format string and the request's atoms."""
     atoms = {
         "h": "10.0.0.7",
@@ -47,6 +47,7 @@ def access_record() -> logging.LogRecord:
         "M": 3,
         "a": "curl/8",
         "{x-request-id}o": "req-42",
+        **more_atoms,
     }
     record = logging.LogRecord(
         "gunicorn.access", logging.INFO, __file__, 1, '%(h)s "%(m)s %(U)s" %(s)s', (atoms,), None
@@ -57,6 +58,19 @@ def access_record() -> logging.LogRecord:
 
 def test_access_lines_take_the_request_id_from_the_response_header() -> None:
     assert access_record().request_id == "req-42"
+
+
+def test_json_access_lines_carry_the_clients_own_request_id_when_it_sent_one() -> None:
+    sent = orjson.loads(
+        JsonFormatter().format(access_record(**{"{x-client-request-id}o": "client-7"}))
+    )
+    # gunicorn's atoms answer "-" for a header the response does not have.
+    not_sent = orjson.loads(
+        JsonFormatter().format(access_record(**{"{x-client-request-id}o": "-"}))
+    )
+
+    assert (sent["request_id"], sent["client_request_id"]) == ("req-42", "client-7")
+    assert "client_request_id" not in not_sent
 
 
 def test_json_access_lines_have_a_field_per_part_of_the_request() -> None:

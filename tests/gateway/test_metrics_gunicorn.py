@@ -154,7 +154,7 @@ def test_a_dead_workers_counts_stay_in_the_sums(gateway: Gateway, headers: dict)
 
 
 def test_gunicorn_writes_json_lines_with_the_request_id(gateway: Gateway, headers: dict) -> None:
-    httpx.post(
+    response = httpx.post(
         f"{gateway.url}/v1/models/half_plus_two:predict",
         json={"instances": [1.0]},
         headers={**headers, "X-Request-ID": "json-log-check"},
@@ -162,7 +162,8 @@ def test_gunicorn_writes_json_lines_with_the_request_id(gateway: Gateway, header
     time.sleep(0.5)
 
     lines = [orjson.loads(line) for line in gateway.log.read_text().splitlines() if line]
-    [access] = [line for line in lines if line["request_id"] == "json-log-check"]
+    [access] = [line for line in lines if line["request_id"] == response.headers["X-Request-ID"]]
+    assert access["client_request_id"] == "json-log-check"
     loggers = {line["logger"] for line in lines}
 
     assert {"gunicorn.error", "gunicorn.access"} <= loggers

@@ -144,16 +144,18 @@ def test_a_bad_policy_gets_a_400_naming_the_field(
 
 
 def test_every_change_is_recorded_with_the_policy_before_and_after(staff: APIClient) -> None:
-    staff.put(LOGGING, {"sample_rate": 0.5}, format="json", HTTP_X_REQUEST_ID="change-1")
-    staff.put(LOGGING, {"sample_rate": 1.0}, format="json", HTTP_X_REQUEST_ID="change-2")
-    staff.delete(LOGGING, HTTP_X_REQUEST_ID="change-3")
+    answers = [
+        staff.put(LOGGING, {"sample_rate": 0.5}, format="json"),
+        staff.put(LOGGING, {"sample_rate": 1.0}, format="json"),
+        staff.delete(LOGGING),
+    ]
 
     changes = list(PayloadPolicyChange.objects.order_by("id"))
     assert [
         (c.before and c.before["sample_rate"], c.after and c.after["sample_rate"]) for c in changes
     ] == [(None, 0.5), (0.5, 1.0), (1.0, None)]
     assert {(c.changed_by, c.source) for c in changes} == {("operator", "api")}
-    assert [c.request_id for c in changes] == ["change-1", "change-2", "change-3"]
+    assert [c.request_id for c in changes] == [answer["X-Request-ID"] for answer in answers]
     audited = AuditRecord.objects.filter(method="logging").values_list("http_method", flat=True)
     assert sorted(audited) == ["DELETE", "PUT", "PUT"]
 
@@ -166,12 +168,15 @@ def test_a_logged_exchange_is_linked_to_its_audit_record(
 ) -> None:
     set_policy(staff, sample_rate=1.0)
 
-    gateway.post(PREDICT, {"instances": [1.0, 2.0]}, format="json", HTTP_X_REQUEST_ID="log-1")
+    response = gateway.post(
+        PREDICT, {"instances": [1.0, 2.0]}, format="json", HTTP_X_REQUEST_ID="log-1"
+    )
     sinks.flush()
 
     log = PayloadLog.objects.get()
     audit = AuditRecord.objects.get(request_id=log.request_id)
-    assert (log.request_id, audit.method, audit.http_status) == ("log-1", "predict", 200)
+    assert (log.request_id, log.client_request_id) == (response["X-Request-ID"], "log-1")
+    assert (audit.client_request_id, audit.method, audit.http_status) == ("log-1", "predict", 200)
     assert (log.request, log.response) == ({"instances": [1.0, 2.0]}, {"predictions": [3.5, 4.0]})
     assert (log.model_version, log.signature_name, log.caller, log.reason) == (
         2,
@@ -249,6 +254,20 @@ def test_a_larger_payload_is_truncated_with_a_marker_never_dropped(
     assert full.startswith(log.request["head"])
     assert len(json.dumps(log.request, separators=(",", ":"))) <= 1024
     assert log.response_truncated is True
+
+
+def test_a_client_cannot_steer_sampling_with_its_own_request_id(
+    gateway: APIClient, staff: APIClient
+) -> None:
+    set_policy(staff, sample_rate=0.5)
+
+    for _ in range(40):
+        gateway.post(PREDICT, {"instances": [1.0]}, format="json", HTTP_X_REQUEST_ID="same-id")
+    sinks.flush()
+
+    # Sampled by the gateway's own id: one client id does not decide all 40 alike (the
+    # chance that 40 fair coins agree is 2 in a trillion).
+    assert 0 < PayloadLog.objects.filter(client_request_id="same-id").count() < 40
 
 
 def test_sampling_is_decided_by_request_id_for_every_worker_alike() -> None:
@@ -352,7 +371,7 @@ def test_cloudevents_carry_kserves_attributes(
         sinks=["cloudevents"],
     )
 
-    gateway.post(
+    answer = gateway.post(
         "/v1/models/half_plus_two/labels/canary:predict",
         {"instances": [1.0]},
         format="json",
@@ -365,7 +384,7 @@ def test_cloudevents_carry_kserves_attributes(
     assert json.loads(response_event.body) == {"predictions": [3.5]}
     expected = {
         "ce-specversion": "1.0",
-        "ce-id": "ce-1",
+        "ce-id": answer["X-Request-ID"],
         "ce-source": "tfserving-gateway",
         "ce-inferenceservicename": "half_plus_two",
         "ce-namespace": "default",

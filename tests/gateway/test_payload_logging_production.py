@@ -153,7 +153,7 @@ def test_a_thousand_predictions_at_rate_one_tenth_log_about_a_hundred_linked_exc
 
         logged = settled(
             lambda: stack.rows(
-                "SELECT COUNT(*) FROM predictions_payloadlog WHERE request_id LIKE 'rate-%%'"
+                "SELECT COUNT(*) FROM predictions_payloadlog WHERE client_request_id LIKE 'rate-%%'"
             )[0][0]
         )
         events = receiver.wait_for(2 * logged)
@@ -163,7 +163,7 @@ def test_a_thousand_predictions_at_rate_one_tenth_log_about_a_hundred_linked_exc
     unlinked = stack.rows(
         "SELECT p.request_id FROM predictions_payloadlog p LEFT JOIN predictions_auditrecord a"
         " ON a.request_id = p.request_id AND a.method = 'predict'"
-        " WHERE p.request_id LIKE 'rate-%%' AND a.id IS NULL"
+        " WHERE p.client_request_id LIKE 'rate-%%' AND a.id IS NULL"
     )
     assert unlinked == []
     lines = [json.loads(line) for line in log_file.read_text().splitlines()]
@@ -231,7 +231,7 @@ def test_a_cloudevents_receiver_that_fails_leaves_predictions_alone_and_counts_d
 
         in_database = settled(
             lambda: stack.rows(
-                "SELECT COUNT(*) FROM predictions_payloadlog WHERE request_id LIKE %s",
+                "SELECT COUNT(*) FROM predictions_payloadlog WHERE client_request_id LIKE %s",
                 f"{prefix}-%",
             )[0][0]
         )

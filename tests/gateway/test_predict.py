@@ -165,7 +165,9 @@ def test_digits_columnar_format_returns_probabilities_of_shape_batch_by_10(
     assert len(outputs["class_ids"]) == 3
 
 
-def test_response_carries_the_callers_request_id(gateway: APIClient) -> None:
+def test_response_carries_the_gateways_request_id_and_echoes_the_callers(
+    gateway: APIClient,
+) -> None:
     response = gateway.post(
         "/v1/models/half_plus_two:predict",
         {"instances": [1.0]},
@@ -173,7 +175,8 @@ def test_response_carries_the_callers_request_id(gateway: APIClient) -> None:
         HTTP_X_REQUEST_ID="trace-42",
     )
 
-    assert response["X-Request-ID"] == "trace-42"
+    assert len(response["X-Request-ID"]) == 32
+    assert response["X-Client-Request-ID"] == "trace-42"
 
 
 def test_response_gets_a_generated_request_id_when_none_is_sent(gateway: APIClient) -> None:

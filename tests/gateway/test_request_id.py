@@ -1,13 +1,17 @@
-"""The request id: taken from X-Request-ID or generated, returned, and sent to the model server."""
+"""Request ids: the gateway makes its own for every request (audit, logs, model server,
+X-Request-ID); a client's usable X-Request-ID is kept beside it and echoed back."""
 
 from __future__ import annotations
 
 import pytest
 from rest_framework.test import APIClient
 
+from predictions.audit.models import AuditRecord
 from tests.support.processes import ROOT, model_server
 
 pytestmark = pytest.mark.django_db
+
+PREDICT = "/v1/models/half_plus_two:predict"
 
 
 def test_request_id_reaches_the_model_server_as_grpc_metadata(
@@ -19,16 +23,36 @@ def test_request_id_reaches_the_model_server_as_grpc_metadata(
     with model_server(args=args, log_path=log) as server:
         settings.TFSERVING_ADDRESS = server.address
         response = alice_client.post(
-            "/v1/models/half_plus_two:predict",
-            {"instances": [1.0]},
-            format="json",
-            HTTP_X_REQUEST_ID="trace-7f3a",
+            PREDICT, {"instances": [1.0]}, format="json", HTTP_X_REQUEST_ID="trace-7f3a"
         )
 
     assert response.status_code == 200
-    lines = [line for line in log.read_text().splitlines() if "x-request-id=trace-7f3a" in line]
+    request_id = response["X-Request-ID"]
+    lines = [line for line in log.read_text().splitlines() if f"x-request-id={request_id}" in line]
     assert any("GetModelMetadata" in line for line in lines)  # the signature lookup
     assert any("Predict" in line for line in lines)
+
+
+def test_a_client_cannot_give_two_requests_one_audit_id(gateway: APIClient) -> None:
+    answers = [
+        gateway.post(PREDICT, {"instances": [1.0]}, format="json", HTTP_X_REQUEST_ID="chosen")
+        for _ in range(2)
+    ]
+
+    records = AuditRecord.objects.filter(client_request_id="chosen")
+    assert sorted(records.values_list("request_id", flat=True)) == sorted(
+        answer["X-Request-ID"] for answer in answers
+    )
+    assert len({answer["X-Request-ID"] for answer in answers}) == 2
+    assert "chosen" not in {answer["X-Request-ID"] for answer in answers}
+    assert {answer["X-Client-Request-ID"] for answer in answers} == {"chosen"}
+
+
+def test_every_request_gets_a_new_id_of_32_hex_digits() -> None:
+    ids = {APIClient().get("/healthz")["X-Request-ID"] for _ in range(5)}
+
+    assert len(ids) == 5
+    assert all(len(request_id) == 32 and int(request_id, 16) >= 0 for request_id in ids)
 
 
 @pytest.mark.parametrize(
@@ -36,8 +60,15 @@ def test_request_id_reaches_the_model_server_as_grpc_metadata(
     ["has spaces", "x" * 129, "ünïcode", ""],
     ids=["spaces", "long", "non-ascii", "empty"],
 )
-def test_unusable_request_id_is_replaced_by_a_generated_one(supplied: str) -> None:
+def test_an_unusable_client_request_id_is_not_kept(supplied: str) -> None:
     response = APIClient().get("/healthz", HTTP_X_REQUEST_ID=supplied)
 
     assert response["X-Request-ID"] != supplied
     assert len(response["X-Request-ID"]) == 32
+    assert "X-Client-Request-ID" not in response
+
+
+def test_an_unusable_client_request_id_leaves_the_audit_column_empty(gateway: APIClient) -> None:
+    gateway.post(PREDICT, {"instances": [1.0]}, format="json", HTTP_X_REQUEST_ID="has spaces")
+
+    assert AuditRecord.objects.get().client_request_id == ""

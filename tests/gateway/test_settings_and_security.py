@@ -117,6 +117,19 @@ def test_cors_allows_configured_origins_with_the_api_headers(settings) -> None:
 
 
 @pytest.mark.django_db
+def test_cors_lets_browser_clients_read_the_request_ids(settings) -> None:
+    settings.CORS_ALLOWED_ORIGINS = ["https://app.example"]
+
+    response = APIClient().get(
+        "/v1/models", HTTP_ORIGIN="https://app.example", HTTP_X_REQUEST_ID="browser-1"
+    )
+
+    exposed = response["Access-Control-Expose-Headers"].split(", ")
+    assert {"x-request-id", "x-client-request-id"} <= set(exposed)
+    assert response["X-Client-Request-ID"] == "browser-1"
+
+
+@pytest.mark.django_db
 def test_pages_carry_a_content_security_policy_without_inline_scripts(client) -> None:
     docs = client.get("/v1/docs")
     welcome = client.get("/")

@@ -18,6 +18,7 @@ from tfserving.errors import InvalidInput
 FIELDS = (
     "created_at",
     "request_id",
+    "client_request_id",
     "trace_id",
     "model_name",
     "model_version",

@@ -15,6 +15,7 @@ def row(record: PayloadRecord) -> PayloadLog:
     return PayloadLog(
         created_at=record.created_at,
         request_id=record.request_id,
+        client_request_id=record.client_request_id,
         trace_id=record.trace_id,
         model_name=record.model_name[:200],
         model_version=record.model_version,
