@@ -8,7 +8,9 @@
 3. The load client's own ceiling (a do-nothing HTTP server) and cost (its CPU per
    request), so its figures are known not to be the client's.
 4. Audit cost: throughput at concurrency 8 with audit records written off the
-   request path (the default), written on it (AUDIT_SYNC=1), and not at all.
+   request path (the default), written on it (AUDIT_SYNC=1), and not at all; in the
+   same rounds, a bare DRF POST view under the same gunicorn settings (no middleware,
+   no auth), whose CPU per request is the framework's own cost.
 """
 
 from __future__ import annotations
@@ -49,6 +51,8 @@ EXPECTED = [3.5, 4.0, 5.5]  # version 2 (latest): 0.5 x + 3
 PREDICT_PATH = f"/v1/models/{MODEL}:predict"
 MEMORY_REQUESTS = 1_000
 AUDIT_CONCURRENCY = 8
+BARE_DRF = "bare DRF view"
+BARE_DRF_PATH = "/bare/predict"  # its route in bench/bare_drf_urls.py
 
 
 @dataclass(frozen=True)
@@ -317,9 +321,10 @@ def _audit_runs(
         for mode, mode_env in modes.items():
             started = gateways.enter_context(stack.running_gateway(mode_env, mode, gunicorn_log))
             targets[mode] = (checked_predict_target(mode, started, token), started)
+        targets[BARE_DRF] = _bare_drf_target(env, gunicorn_log, gateways)
         rounds: dict[str, list[LoadResult]] = {}
         for _ in range(plan.rounds):
-            for mode in ("audit off", "audit background (default)", "audit sync"):
+            for mode in ("audit off", "audit background (default)", "audit sync", BARE_DRF):
                 target, process = targets[mode]
                 named = HttpTarget(mode, target.request, target.expected_body)
                 server_pids = {**pids, "gateway": process.process.pid}
@@ -327,6 +332,31 @@ def _audit_runs(
                 rounds.setdefault(mode, []).append(result)
                 log(describe(result))
     return [merge(results) for results in rounds.values()]
+
+
+def _bare_drf_target(
+    env: Mapping[str, str], gunicorn_log: Path, gateways: contextlib.ExitStack
+) -> tuple[HttpTarget, Gateway]:
+    """The bare DRF view (bench/bare_drf_settings.py) started under the same gunicorn
+    settings, and its predict, checked to answer the gateway's very bytes."""
+    path = BARE_DRF_PATH
+    headers = {"Content-Type": "application/json"}
+    body = json.dumps({"instances": INPUT}).encode()
+    started = gateways.enter_context(
+        stack.running_gateway(
+            {**env, "DJANGO_SETTINGS_MODULE": stack.BARE_DRF_SETTINGS},
+            BARE_DRF,
+            gunicorn_log,
+            path,
+            headers,
+            body,
+        )
+    )
+    request = HttpRequest(started.host, started.port, "POST", path, headers, body)
+    status, answer = stack.exchange(request)
+    if status != 200 or json.loads(answer) != {"predictions": EXPECTED}:
+        raise RuntimeError(f"{BARE_DRF} answered {status}: {answer[:300]!r}")
+    return HttpTarget(BARE_DRF, request, expected_body=answer), started
 
 
 def _profile(main: Gateway, gateway: HttpTarget, plan: Plan, workdir: Path) -> str:

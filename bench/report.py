@@ -10,11 +10,15 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 
-from bench.gateway_bench import AUDIT_CONCURRENCY, MEMORY_REQUESTS, GatewayResults
+from bench.gateway_bench import AUDIT_CONCURRENCY, BARE_DRF, MEMORY_REQUESTS, GatewayResults
 from bench.load import LoadResult
 from bench.machine import Machine
 
 OVERHEAD_BUDGET_MS = 1.5
+# The gateway's CPU per tiny predict against a bare DRF POST view's under the same
+# gunicorn settings, and the p50 it adds at concurrency 1 against the direct call's.
+FRAMEWORK_RATIO_BUDGET = 1.5
+ADDED_P50_RATIO_BUDGET = 1.0
 RSS_BUDGET_MB = 120.0
 START_BUDGET_SECONDS = 1.5
 PLOT_NAME = "latency_vs_concurrency.png"
@@ -75,12 +79,30 @@ def budget_rows(run: Run) -> list[tuple[str, str, str, str]]:
     tensorflow = (
         gateway.memory_after_requests.tensorflow_files + gateway.memory_after_load.tensorflow_files
     )
+    added_ratio = overhead / direct.percentile(50)
+    gateway_cpu = gateway.result("audit background (default)", AUDIT_CONCURRENCY)
+    bare = gateway.result(BARE_DRF, AUDIT_CONCURRENCY)
+    framework_ratio = gateway_cpu.cpu_ms_per_request("gateway") / bare.cpu_ms_per_request("gateway")
     rows = [
         (
             "gateway overhead, p50, concurrency 1 (gateway p50 - direct gRPC p50)",
             f"{overhead:.2f} ms ({through.percentile(50):.2f} - {direct.percentile(50):.2f})",
             f"<= {OVERHEAD_BUDGET_MS} ms",
             verdict(overhead <= OVERHEAD_BUDGET_MS),
+        ),
+        (
+            "p50 the gateway adds at concurrency 1, against the direct gRPC call's p50",
+            f"{added_ratio:.2f}x ({overhead:.2f} ms / {direct.percentile(50):.2f} ms)",
+            f"<= {ADDED_P50_RATIO_BUDGET:.1f}x",
+            verdict(added_ratio <= ADDED_P50_RATIO_BUDGET),
+        ),
+        (
+            f"gateway CPU per tiny predict (JWT, audit), against a bare DRF POST view "
+            f"under the same gunicorn settings, concurrency {AUDIT_CONCURRENCY}",
+            f"{framework_ratio:.2f}x ({gateway_cpu.cpu_ms_per_request('gateway'):.2f} ms / "
+            f"{bare.cpu_ms_per_request('gateway'):.2f} ms)",
+            f"<= {FRAMEWORK_RATIO_BUDGET:.1f}x",
+            verdict(framework_ratio <= FRAMEWORK_RATIO_BUDGET),
         ),
         (
             f"web worker RSS after {MEMORY_REQUESTS:,} requests (largest worker)",
@@ -333,14 +355,19 @@ def _audit_section(run: Run) -> list[str]:
     audit = run.gateway.audit
     off = next(r for r in audit if r.target == "audit off")
     lines = [
-        f"## 5. Audit-record cost, predictions at concurrency {AUDIT_CONCURRENCY}",
+        f"## 5. Audit-record cost and the framework's own, predictions at concurrency "
+        f"{AUDIT_CONCURRENCY}",
         "",
         "*background* is the default: the request queues its record and a thread per worker "
         "writes the queue every AUDIT_FLUSH_SECONDS with one bulk insert. *sync* is "
         "AUDIT_SYNC=1 (one INSERT and commit before each response). *off* is the project's "
         "settings without `AuditMiddleware` (`bench/gateway_settings.py`; the project itself has "
-        "no off switch, since every request must leave a record). Three gateways run side by "
-        "side against one SQLite database, alternating rounds.",
+        "no off switch, since every request must leave a record). *bare DRF view* is a DRF "
+        "`APIView` answering the same body with the same bytes, computed in Python "
+        "(`bench/bare_drf_settings.py`: no middleware, no authentication, DRF's own JSON "
+        "parser and renderer, no model server call) under the same gunicorn settings: what "
+        "Django, DRF and gunicorn cost by themselves. The four run side by side against one "
+        "SQLite database, alternating rounds.",
         "",
         "| audit | requests | errors | req/s | vs off | p50 ms | p99 ms | gateway CPU ms/req "
         "| other load (cores) |",

@@ -35,6 +35,8 @@ START_TIMEOUT_SECONDS = 60.0
 POLL_SECONDS = 0.005
 # The project's settings without the audit middleware: the "audit off" baseline.
 AUDIT_OFF_SETTINGS = "bench.gateway_settings"
+# A bare DRF POST view under the same gunicorn settings: the framework's own cost.
+BARE_DRF_SETTINGS = "bench.bare_drf_settings"
 
 
 def gateway_environment(
