@@ -24,6 +24,9 @@ class AuditRecord(models.Model):
         max_length=MAX_REQUEST_ID_LENGTH,
         blank=True,
         default="",
+        # In the database too: rows written without it (a gateway of the version before,
+        # during a rolling upgrade) get "" instead of failing NOT NULL.
+        db_default="",
         db_index=True,
         help_text="The client's X-Request-ID, if it sent a usable one.",
     )

@@ -260,6 +260,8 @@ def test_a_client_cannot_steer_sampling_with_its_own_request_id(
     gateway: APIClient, staff: APIClient
 ) -> None:
     set_policy(staff, sample_rate=0.5)
+    # Written only when the test flushes, on the test's own connection (rolled back after).
+    sinks.set_writers({"database": sinks.new_writer("database", background=False)})
 
     for _ in range(40):
         gateway.post(PREDICT, {"instances": [1.0]}, format="json", HTTP_X_REQUEST_ID="same-id")

@@ -4,6 +4,7 @@ X-Request-ID); a client's usable X-Request-ID is kept beside it and echoed back.
 from __future__ import annotations
 
 import pytest
+from django.db import connection
 from rest_framework.test import APIClient
 
 from predictions.audit.models import AuditRecord
@@ -72,3 +73,27 @@ def test_an_unusable_client_request_id_leaves_the_audit_column_empty(gateway: AP
     gateway.post(PREDICT, {"instances": [1.0]}, format="json", HTTP_X_REQUEST_ID="has spaces")
 
     assert AuditRecord.objects.get().client_request_id == ""
+
+
+def test_rows_written_without_the_client_id_get_an_empty_one(gateway: APIClient) -> None:
+    """A gateway of the version before this column (during a rolling upgrade) inserts
+    records without it; the database fills it in instead of refusing them."""
+    gateway.post(PREDICT, {"instances": [1.0]}, format="json")
+    record = AuditRecord.objects.get()
+    fields = [
+        field
+        for field in AuditRecord._meta.concrete_fields
+        if field.name not in ("id", "client_request_id")
+    ]
+    columns = ", ".join(field.column for field in fields)
+    values = [
+        field.get_db_prep_save(getattr(record, field.attname), connection) for field in fields
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {AuditRecord._meta.db_table} ({columns})"
+            f" VALUES ({', '.join(['%s'] * len(fields))})",
+            values,
+        )
+
+    assert list(AuditRecord.objects.values_list("client_request_id", flat=True)) == ["", ""]
