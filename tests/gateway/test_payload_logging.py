@@ -494,6 +494,7 @@ def test_export_and_prune_commands(gateway: APIClient, staff: APIClient, capsysb
     call_command("export_payloads", "--model", "half_plus_two", "--since", "7d")
     exported = [json.loads(line) for line in capsysbinary.readouterr().out.splitlines()]
     call_command("prune_payloads", "--older-than", "30d")
+    assert capsysbinary.readouterr().out == b"Deleted 1 logged exchanges older than 30 days.\n"
 
     assert [line["request"] for line in exported] == [{"instances": [1.0]}, {"instances": [2.0]}]
     assert exported[0]["response"] == {"predictions": [3.5]}

@@ -32,4 +32,14 @@ class Command(BaseCommand):
         else:
             age = timedelta(days=settings.PAYLOAD_RETENTION_DAYS)
         deleted = services.prune(age)
-        self.stdout.write(f"Deleted {deleted} logged exchanges older than {age}.")
+        self.stdout.write(f"Deleted {deleted} logged exchanges older than {_in_words(age)}.")
+
+
+def _in_words(age: timedelta) -> str:
+    """30 days, 12 hours, 90 minutes (the largest unit the age is a whole number of)."""
+    seconds = round(age.total_seconds())
+    for unit, size in (("day", 86_400), ("hour", 3_600), ("minute", 60)):
+        if seconds % size == 0:
+            count = seconds // size
+            return f"{count} {unit}{'' if count == 1 else 's'}"
+    return f"{seconds} seconds"
