@@ -18,14 +18,13 @@ from collections.abc import Callable
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
-from predictions.api.exceptions import error_body
+from predictions.api.exceptions import error_response
 from predictions.api.middleware import declared_length
 from predictions.audit.entry import AuditEntry
+from predictions.inference.upstream import Overloaded
 from predictions.operations import metrics
-from tfserving.errors import RETRY_AFTER_SECONDS
 
 LARGE_BODY_BYTES = 1024 * 1024
-OVERLOADED = "overloaded"
 
 
 class BodyBudget:
@@ -90,12 +89,8 @@ class BodyBudgetMiddleware:
 
 def refused(request: HttpRequest) -> JsonResponse:
     metrics.request_body_refused()
+    error = Overloaded("Too many large request bodies are in progress; retry later")
     entry: AuditEntry | None = getattr(request, "audit", None)
     if entry is not None:
-        entry.error_code = OVERLOADED
-    response = JsonResponse(
-        error_body("Too many large request bodies are in progress; retry later", OVERLOADED),
-        status=503,
-    )
-    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
-    return response
+        entry.error_code = error.code
+    return error_response(error)

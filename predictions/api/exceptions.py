@@ -27,6 +27,7 @@ from django.core.exceptions import (
     TooManyFieldsSent,
     TooManyFilesSent,
 )
+from django.http import JsonResponse
 from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
@@ -39,6 +40,14 @@ INTERNAL_ERROR = {"error": "Internal server error", "code": "internal"}
 
 def error_body(message: str, code: str) -> dict[str, str]:
     return {"error": message, "code": code}
+
+
+def error_response(error: GatewayError) -> JsonResponse:
+    """A GatewayError answered outside DRF (middleware, Django's error handlers), in the
+    API's format, with its status and headers."""
+    return JsonResponse(
+        error_body(error.message, error.code), status=error.status_code, headers=error.headers
+    )
 
 
 class _GatewayAPIError(exceptions.APIException):

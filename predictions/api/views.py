@@ -18,7 +18,12 @@ from rest_framework.views import APIView
 from predictions.access.callers import caller_of
 from predictions.access.throttles import CallerModelThrottle, CallerThrottle
 from predictions.api import examples, openapi
-from predictions.api.exceptions import INTERNAL_ERROR, error_body, request_limit_error
+from predictions.api.exceptions import (
+    INTERNAL_ERROR,
+    error_body,
+    error_response,
+    request_limit_error,
+)
 from predictions.api.parsers import AnyContentTypeJSONParser, TFServingJSONParser
 from predictions.audit.mixins import AuditedCallerMixin
 from predictions.context import RequestContext
@@ -182,8 +187,7 @@ def bad_request(request: HttpRequest, exception: Exception | None = None) -> Jso
     login page, a Host header not in ALLOWED_HOSTS), answered like the API's errors."""
     if not isinstance(exception, SuspiciousOperation):
         return JsonResponse(error_body("Bad request", "invalid_argument"), status=400)
-    error = request_limit_error(exception)
-    return JsonResponse(error_body(error.message, error.code), status=error.status_code)
+    return error_response(request_limit_error(exception))
 
 
 def not_found(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:

@@ -9,6 +9,21 @@ from predictions.access.models import ApiKey
 from predictions.request_id import MAX_REQUEST_ID_LENGTH
 
 
+def client_request_id_field() -> models.CharField:
+    """The column that keeps a client's X-Request-ID beside the gateway's own id (audit and
+    payload records alike)."""
+    return models.CharField(
+        max_length=MAX_REQUEST_ID_LENGTH,
+        blank=True,
+        default="",
+        # In the database too: rows written without it (a gateway of the version before,
+        # during a rolling upgrade) get "" instead of failing NOT NULL.
+        db_default="",
+        db_index=True,
+        help_text="The client's X-Request-ID, if it sent a usable one.",
+    )
+
+
 class AuditRecord(models.Model):
     """One API request, successful or not. No payloads are stored.
 
@@ -20,16 +35,7 @@ class AuditRecord(models.Model):
     request_id = models.CharField(
         max_length=MAX_REQUEST_ID_LENGTH, db_index=True, help_text="The gateway's own id."
     )
-    client_request_id = models.CharField(
-        max_length=MAX_REQUEST_ID_LENGTH,
-        blank=True,
-        default="",
-        # In the database too: rows written without it (a gateway of the version before,
-        # during a rolling upgrade) get "" instead of failing NOT NULL.
-        db_default="",
-        db_index=True,
-        help_text="The client's X-Request-ID, if it sent a usable one.",
-    )
+    client_request_id = client_request_id_field()
     trace_id = models.CharField(
         max_length=32, blank=True, help_text="OpenTelemetry trace id; empty while tracing is off."
     )

@@ -30,7 +30,9 @@ _signatures: SignatureCache | None = None
 
 
 class Overloaded(GatewayError):
-    """Every slot for model server calls (this model's or the worker's) is taken."""
+    """No room for the work within the wait: every slot for model server calls (this
+    model's or the worker's) is taken, or the worker's budget for large request bodies
+    (predictions/api/body_budget.py) is spent."""
 
     status_code = 503
     code = "overloaded"

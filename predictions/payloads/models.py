@@ -6,6 +6,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
+from predictions.audit.models import client_request_id_field
 from predictions.request_id import MAX_REQUEST_ID_LENGTH
 
 DIRECTIONS = ("request", "response")
@@ -127,16 +128,7 @@ class PayloadLog(models.Model):
 
     created_at = models.DateTimeField(db_index=True)
     request_id = models.CharField(max_length=MAX_REQUEST_ID_LENGTH, db_index=True)
-    client_request_id = models.CharField(
-        max_length=MAX_REQUEST_ID_LENGTH,
-        blank=True,
-        default="",
-        # In the database too: rows written without it (a gateway of the version before,
-        # during a rolling upgrade) get "" instead of failing NOT NULL.
-        db_default="",
-        db_index=True,
-        help_text="The client's X-Request-ID, if it sent a usable one.",
-    )
+    client_request_id = client_request_id_field()
     trace_id = models.CharField(max_length=32, blank=True)
     model_name = models.CharField(max_length=200)
     model_version = models.BigIntegerField(null=True, blank=True)
