@@ -15,8 +15,7 @@ from datetime import datetime
 from django.utils import timezone
 
 from predictions.access.callers import ANONYMOUS, Caller
-from predictions.audit.bounds import bounded
-from predictions.audit.models import AuditRecord
+from predictions.audit.rows import Row, bounded_row
 from tfserving.models import ModelRef
 
 
@@ -97,33 +96,33 @@ class AuditEntry:
     def add_upstream_seconds(self, seconds: float) -> None:
         self.upstream_seconds += seconds
 
-    def to_record(self, http_status: int, response_bytes: int) -> AuditRecord:
-        """The record to write, every value made to fit its column (bounds.py)."""
-        return bounded(
-            AuditRecord(
-                created_at=self.created_at,
-                request_id=self.request_id,
-                client_request_id=self.client_request_id,
-                trace_id=self.trace_id,
-                user_id=self.caller.user_id,
-                api_key_id=self.caller.api_key_id,
-                caller=self.caller.username,
-                method=self.method,
-                http_method=self.http_method,
-                path=self.path,
-                model_name=self.model_name,
-                model_version=self.model_version,
-                version_label=self.version_label,
-                signature_name=self.signature_name,
-                http_status=http_status,
-                error_code=self.error_code,
-                grpc_code=self.grpc_code,
-                latency_ms=(time.perf_counter() - self.started) * 1000.0,
-                request_bytes=self.request_bytes,
-                response_bytes=response_bytes,
-                traffic_route=self.traffic_route,
-                shadow_differs=self.shadow_differs,
-            )
+    def to_row(self, http_status: int, response_bytes: int) -> Row:
+        """The record to write, every value made to fit its column (rows.py)."""
+        return bounded_row(
+            {
+                "created_at": self.created_at,
+                "request_id": self.request_id,
+                "client_request_id": self.client_request_id,
+                "trace_id": self.trace_id,
+                "user_id": self.caller.user_id,
+                "api_key_id": self.caller.api_key_id,
+                "caller": self.caller.username,
+                "method": self.method,
+                "http_method": self.http_method,
+                "path": self.path,
+                "model_name": self.model_name,
+                "model_version": self.model_version,
+                "version_label": self.version_label,
+                "signature_name": self.signature_name,
+                "http_status": http_status,
+                "error_code": self.error_code,
+                "grpc_code": self.grpc_code,
+                "latency_ms": (time.perf_counter() - self.started) * 1000.0,
+                "request_bytes": self.request_bytes,
+                "response_bytes": response_bytes,
+                "traffic_route": self.traffic_route,
+                "shadow_differs": self.shadow_differs,
+            }
         )
 
 

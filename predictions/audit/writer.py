@@ -2,7 +2,8 @@
 
 A request only builds the record and puts it on a bounded in-process queue; a
 background thread per worker process writes what has queued up with one
-``bulk_create`` every AUDIT_FLUSH_SECONDS (100 ms by default). The queue is
+multi-row INSERT every AUDIT_FLUSH_SECONDS (100 ms by default;
+rows.py says why not ``bulk_create``). The queue is
 written out when the worker exits (gunicorn's ``worker_exit`` hook and
 ``atexit``), so a graceful stop or restart loses nothing.
 
@@ -37,13 +38,13 @@ from django.db import (
     transaction,
 )
 
+from predictions.audit import rows as audit_rows
 from predictions.audit.entry import AuditEntry
-from predictions.audit.models import AuditRecord
+from predictions.audit.rows import Row
 from predictions.operations import metrics
 
 log = logging.getLogger(__name__)
 
-_BULK_BATCH_SIZE = 500
 _RETRY_SECONDS = 1.0
 # A writer that has not completed a write pass for this long is reported stuck
 # (readiness fails): the database is unreachable or the thread hangs.
@@ -58,8 +59,8 @@ class DatabaseUnavailable(Exception):
     """No record could be written; the ones not yet written stay queued."""
 
 
-def write_records(records: list[AuditRecord]) -> tuple[int, int]:
-    """Write ``records``; returns (written, refused).
+def write_records(records: list[Row]) -> tuple[int, int]:
+    """Write ``records`` (rows.py); returns (written, refused).
 
     One transaction for the batch; if the database refuses it for a reason that is not
     its own unavailability, every record is written on its own and only the ones it
@@ -71,7 +72,7 @@ def write_records(records: list[AuditRecord]) -> tuple[int, int]:
         return 0, 0
     try:
         with transaction.atomic():
-            AuditRecord.objects.bulk_create(records, batch_size=_BULK_BATCH_SIZE)
+            audit_rows.insert_rows(records)
     except _UNAVAILABLE as error:
         raise DatabaseUnavailable(f"{type(error).__name__}: {error}") from error
     except Exception:
@@ -83,24 +84,23 @@ def write_records(records: list[AuditRecord]) -> tuple[int, int]:
         return count, 0
     written = refused = 0
     while records:
-        record = records[0]
-        record.pk = None  # bulk_create may have set it before the batch failed
         try:
             with transaction.atomic():
-                record.save(force_insert=True)
+                audit_rows.insert_rows(records[:1])
         except _UNAVAILABLE as error:
             metrics.audit_records_written(written)
             raise DatabaseUnavailable(f"{type(error).__name__}: {error}") from error
         except Exception as error:
             refused += 1
+            values = audit_rows.as_dict(records[0])
             log.error(
                 "Audit record refused by the database and set aside: %s (request %r, "
                 "%s %r, status %s)",
                 f"{type(error).__name__}: {error}",
-                record.request_id,
-                record.http_method,
-                record.path[:100],
-                record.http_status,
+                values["request_id"],
+                values["http_method"],
+                str(values["path"])[:100],
+                values["http_status"],
             )
             metrics.audit_records_dropped("refused")
         else:
@@ -155,8 +155,8 @@ class AuditWriter:
         self.flush_seconds = flush_seconds
         self.background = background
         self._lock = threading.Lock()
-        self._queue: queue.Queue[AuditRecord] = queue.Queue(maxsize=queue_size)
-        self._pending: list[AuditRecord] = []  # taken off the queue, not yet written
+        self._queue: queue.Queue[Row] = queue.Queue(maxsize=queue_size)
+        self._pending: list[Row] = []  # taken off the queue, not yet written
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._pid = os.getpid()
@@ -170,7 +170,7 @@ class AuditWriter:
         self.last_error = ""
         self._last_progress = time.monotonic()
 
-    def submit(self, record: AuditRecord) -> None:
+    def submit(self, record: Row) -> None:
         self.ensure_running()
         try:
             self._queue.put_nowait(record)
@@ -312,11 +312,11 @@ def set_writer(new: AuditWriter | None) -> AuditWriter | None:
 
 
 def record(entry: AuditEntry, http_status: int, response_bytes: int) -> None:
-    audit_record = entry.to_record(http_status, response_bytes)
+    row = entry.to_row(http_status, response_bytes)
     if settings.AUDIT_SYNC:
-        write_records([audit_record])
+        write_records([row])
     else:
-        writer().submit(audit_record)
+        writer().submit(row)
 
 
 def status() -> WriterStatus | None:

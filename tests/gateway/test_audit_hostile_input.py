@@ -16,8 +16,10 @@ from django.utils import timezone
 from prometheus_client import REGISTRY
 from rest_framework.test import APIClient
 
+from predictions.audit import rows
 from predictions.audit import writer as audit
 from predictions.audit.entry import AuditEntry
+from predictions.audit.rows import Row
 from predictions.models import AuditRecord
 from serving_project.log_format import RequestIdFilter
 from tests.support.processes import free_port
@@ -49,7 +51,7 @@ def background_writer(settings) -> audit.AuditWriter:
     return writer
 
 
-def raw_record(request_id: str, **fields: object) -> AuditRecord:
+def raw_record(request_id: str, **fields: object) -> Row:
     """A record as the database sees it, without the bounds the entry applies."""
     values = {
         "created_at": timezone.now(),
@@ -61,10 +63,10 @@ def raw_record(request_id: str, **fields: object) -> AuditRecord:
         "latency_ms": 1.0,
         **fields,
     }
-    return AuditRecord(**values)
+    return rows.raw_row(values)
 
 
-def refused_value_record(request_id: str) -> AuditRecord:
+def refused_value_record(request_id: str) -> Row:
     # Beyond a bigint on every database: SQLite's driver raises OverflowError,
     # PostgreSQL answers DataError (bigint out of range).
     return raw_record(request_id, request_bytes=10**20)
@@ -115,15 +117,15 @@ def test_entry_bounds_every_value_to_its_column() -> None:
         signature_name="s" * 500,
     )
 
-    record = entry.to_record(http_status=10**6, response_bytes=-5)
+    record = rows.as_dict(entry.to_row(http_status=10**6, response_bytes=-5))
 
-    assert record.http_method == "POSTPOST"
-    assert record.path == "/v1/" + "p" * 251
-    assert record.request_bytes == 2**63 - 1
-    assert record.model_name == "m?"
-    assert record.model_version is None
-    assert len(record.signature_name) == 200
-    assert (record.http_status, record.response_bytes) == (32767, 0)
+    assert record["http_method"] == "POSTPOST"
+    assert record["path"] == "/v1/" + "p" * 251
+    assert record["request_bytes"] == 2**63 - 1
+    assert record["model_name"] == "m?"
+    assert record["model_version"] is None
+    assert len(record["signature_name"]) == 200
+    assert (record["http_status"], record["response_bytes"]) == (32767, 0)
 
 
 def test_refused_record_is_set_aside_and_its_batch_written(settings) -> None:
@@ -168,7 +170,7 @@ def test_dead_writer_thread_is_started_again(
     real_write = audit.write_records
     killed = threading.Event()
 
-    def die_once(records: list[AuditRecord]) -> tuple[int, int]:
+    def die_once(records: list[Row]) -> tuple[int, int]:
         if not killed.is_set():
             killed.set()
             raise SystemExit("thread ended")
@@ -193,7 +195,7 @@ def test_stuck_writer_makes_readyz_fail_and_shows_in_metrics(
     settings,
 ) -> None:
     # The database refusing every connection: a fault the test database cannot take on.
-    def unavailable(records: list[AuditRecord]) -> tuple[int, int]:
+    def unavailable(records: list[Row]) -> tuple[int, int]:
         raise audit.DatabaseUnavailable("OperationalError: connection refused")
 
     monkeypatch.setattr(audit, "write_records", unavailable)
