@@ -39,7 +39,10 @@ THREAD_STEPS = (
 # step nested in another (JWT decoding inside DRF's dispatch) is counted once, in itself.
 REQUEST_STEPS = (
     Step("URL conf import (a worker's first request after fork)", (r"^<module> \(",)),
-    Step("JWT verification (simplejwt, PyJWT)", (r"^JWTAuthentication\.", r"^JWTStateless")),
+    Step(
+        "JWT verification (simplejwt, PyJWT)",
+        (r"^JWTAuthentication\.", r"^JWTStateless", r"^VerifiedJWTAuthentication\."),
+    ),
     Step("grant check (cache lookup)", (r"^authorize \(predictions/access/grants",)),
     Step("throttles", (r"^APIView\.check_throttles ",)),
     Step(

@@ -277,9 +277,9 @@ AUTH_PASSWORD_VALIDATORS = [
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        # Stateless: the token's signature is checked, the user is not loaded, so
-        # a predict call with a JWT needs no database query.
-        "rest_framework_simplejwt.authentication.JWTStatelessUserAuthentication",
+        # Stateless: the token's signature is checked (once per token and worker), the
+        # user is not loaded, so a predict call with a JWT needs no database query.
+        "predictions.access.authentication.VerifiedJWTAuthentication",
         "predictions.access.authentication.ApiKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],

@@ -1,13 +1,16 @@
-"""API key authentication for machine clients.
+"""Authentication for machine clients: JWTs and API keys.
 
-``Authorization: Api-Key <key>`` or ``X-API-Key: <key>``. JWT (stateless, no query)
-and session authentication come from simplejwt and DRF; see REST_FRAMEWORK in
-settings. A key's identity is cached, so after the first request a key costs no
+``Authorization: Bearer <JWT>`` is simplejwt's stateless check (no query), with the
+tokens whose signature a worker has verified remembered until they expire
+(``VerifiedJWTAuthentication``). ``Authorization: Api-Key <key>`` or ``X-API-Key:
+<key>``: a key's identity is cached, so after the first request a key costs no
 database query either; revoking or changing a key drops its cache entry at once.
+Session authentication comes from DRF; see REST_FRAMEWORK in settings.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable
 
 from django.conf import settings
@@ -16,6 +19,10 @@ from django.utils import timezone
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.request import Request
+from rest_framework_simplejwt.authentication import JWTStatelessUserAuthentication
+from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.tokens import Token
+from rest_framework_simplejwt.utils import aware_utcnow
 
 from predictions.access import selectors
 from predictions.access.api_keys import ApiKeyIdentity, hash_key, looks_like_key
@@ -23,6 +30,49 @@ from predictions.access.api_keys import ApiKeyIdentity, hash_key, looks_like_key
 KEYWORD = "Api-Key"
 HEADER = "HTTP_X_API_KEY"
 _CACHE_PREFIX = "apikey:"
+
+
+# Verified tokens a worker remembers: a client sends the same token for minutes, and
+# checking its signature and claims again is a tenth of a predict's CPU in the worker.
+VERIFIED_TOKENS_KEPT = 1024
+
+
+class VerifiedJWTAuthentication(JWTStatelessUserAuthentication):
+    """simplejwt's stateless JWT check, remembering each token it has verified.
+
+    The same token string, seen again, is not decoded or its signature checked again
+    (the bytes are the same, so is the outcome), but its expiry is checked on every
+    request with simplejwt's own rule (leeway included). At most VERIFIED_TOKENS_KEPT
+    tokens are kept per process; when full, the memory starts afresh. Nothing else
+    changes: a token simplejwt refuses is never kept, and the user is built from the
+    claims as before.
+    """
+
+    _verified: dict[bytes, Token] = {}
+    _lock = threading.Lock()
+
+    def get_validated_token(self, raw_token: bytes) -> Token:
+        token = self._verified.get(raw_token)
+        if token is not None:
+            try:
+                token.check_exp(current_time=aware_utcnow())
+                return token
+            except TokenError:
+                with self._lock:
+                    self._verified.pop(raw_token, None)
+                # simplejwt checks it again below and refuses it in its own words
+        token = super().get_validated_token(raw_token)
+        with self._lock:
+            if len(self._verified) >= VERIFIED_TOKENS_KEPT:
+                self._verified.clear()
+            self._verified[raw_token] = token
+        return token
+
+    @classmethod
+    def forget_all(cls) -> None:
+        """Drop every remembered token (tests; a signing key rotated in-process)."""
+        with cls._lock:
+            cls._verified.clear()
 
 
 class ApiKeyUser:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from io import StringIO
 
@@ -10,6 +11,7 @@ from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.utils import timezone
 from rest_framework.test import APIClient
+from rest_framework_simplejwt.authentication import JWTStatelessUserAuthentication
 
 from predictions.access import services
 from predictions.access.tokens import GatewayTokenObtainPairSerializer
@@ -64,6 +66,39 @@ def test_expired_token_is_401_saying_it_expired(alice: User, model_server_addres
 
     assert response.status_code == 401
     assert response.json() == {
+        "error": "Given token not valid for any token type: Token is expired",
+        "code": "token_not_valid",
+    }
+
+
+def test_a_verified_token_is_not_decoded_again(
+    alice: User, model_server_address: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    token = GatewayTokenObtainPairSerializer.get_token(alice).access_token
+    first = predict_with(HTTP_AUTHORIZATION=f"Bearer {token}")
+
+    def refuse(self: object, raw_token: bytes) -> None:
+        raise AssertionError("decoded again")
+
+    monkeypatch.setattr(JWTStatelessUserAuthentication, "get_validated_token", refuse)
+    again = predict_with(HTTP_AUTHORIZATION=f"Bearer {token}")
+
+    assert (first.status_code, again.status_code) == (200, 200)
+
+
+def test_a_verified_token_is_refused_once_it_expires(
+    alice: User, model_server_address: str
+) -> None:
+    token = GatewayTokenObtainPairSerializer.get_token(alice).access_token
+    token.set_exp(lifetime=timedelta(seconds=1))
+    first = predict_with(HTTP_AUTHORIZATION=f"Bearer {token}")
+    time.sleep(1.2)
+
+    expired = predict_with(HTTP_AUTHORIZATION=f"Bearer {token}")
+
+    assert first.status_code == 200
+    assert expired.status_code == 401
+    assert expired.json() == {
         "error": "Given token not valid for any token type: Token is expired",
         "code": "token_not_valid",
     }
