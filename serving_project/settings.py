@@ -289,6 +289,7 @@ REST_FRAMEWORK = {
         "predictions.api.renderers.GatewayBrowsableAPIRenderer",
     ],
     "DEFAULT_PARSER_CLASSES": ["predictions.api.parsers.TFServingJSONParser"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "predictions.api.negotiation.JSONFirstNegotiation",
     "EXCEPTION_HANDLER": "predictions.api.exceptions.handle_exception",
     "DEFAULT_SCHEMA_CLASS": "predictions.api.openapi.hooks.GatewayAutoSchema",
     # Client address for the token throttle: the number of proxies in front of the
