@@ -9,6 +9,7 @@ post_fork: a gRPC channel must not cross fork()).
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import shutil
@@ -109,6 +110,15 @@ if env.log_format == "json":
             "gunicorn.access": {"handlers": ["console"], "propagate": False},
         },
     }
+
+
+def pre_fork(server: object, worker: object) -> None:
+    """Move everything the master has loaded (Django, DRF, the URLconf, protobufs) out of
+    the cyclic garbage collector's sight before a worker is forked: the worker's
+    collections then never walk those objects (cheaper collections, and their pages
+    stay shared with the master instead of being copied when a collection touches
+    them). Objects the worker creates are collected as before."""
+    gc.freeze()
 
 
 def post_worker_init(worker: object) -> None:
