@@ -133,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     readme = report.write(run, RESULTS)
     print(f"\nwrote {readme.relative_to(ROOT)}\n")
     for what, measured, budget, mark in report.budget_rows(run):
-        print(f"{mark.strip('*'):4}  {what}: {measured} (budget {budget})")
+        print(f"{mark.strip('*'):7}  {what}: {measured} (budget {budget})")
     return 0
 
 

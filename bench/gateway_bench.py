@@ -7,7 +7,9 @@
    fresh gateways; worker memory after 1,000 predictions; no TensorFlow in a worker.
 3. The load client's own ceiling (a do-nothing HTTP server) and cost (its CPU per
    request), so its figures are known not to be the client's.
-4. Audit cost: throughput at concurrency 8 with audit records written off the
+4. BentoML serving the same SavedModel itself (bench/bentoml_peer.py), in the same
+   rounds as 1, where it can be installed.
+5. Audit cost: throughput at concurrency 8 with audit records written off the
    request path (the default), written on it (AUDIT_SYNC=1), and not at all; in the
    same rounds, a bare DRF POST view under the same gunicorn settings (no middleware,
    no auth), whose CPU per request is the framework's own cost.
@@ -30,7 +32,7 @@ from pathlib import Path
 import grpc
 import numpy as np
 
-from bench import stack, worker_profile
+from bench import bentoml_peer, stack, worker_profile
 from bench.load import (
     GrpcTarget,
     HttpRequest,
@@ -90,6 +92,11 @@ class GatewayResults:
     memory_after_load: Memory
     audit: Sequence[LoadResult]  # off / background (default) / synchronous, at c=8
     profile_markdown: str | None
+    peer: Sequence[LoadResult]  # BentoML at each concurrency (empty: skipped)
+    peer_note: str  # BentoML's version, or why it was skipped
+
+    def peer_result(self, concurrency: int) -> LoadResult | None:
+        return next((r for r in self.peer if r.concurrency == concurrency), None)
 
     def result(self, target: str, concurrency: int) -> LoadResult:
         for result in [*self.comparison, *self.calibration, *self.audit]:
@@ -227,15 +234,25 @@ def _run(plan: Plan, workdir: Path, server: ModelServerProcess) -> GatewayResult
         )
         calibration = _client_check(plan, main, pids)
 
-        log("direct gRPC vs gateway")
-        rounds: dict[tuple[str, int], list[LoadResult]] = {}
-        for _ in range(plan.rounds):
-            for concurrency in plan.concurrencies:
-                for target in (direct, gateway):
-                    result = run_load(target, concurrency, plan.duration, plan.warmup, pids)
-                    rounds.setdefault((target.name, concurrency), []).append(result)
-                    log(describe(result))
-        comparison = [merge(results) for results in rounds.values()]
+        peers = contextlib.ExitStack()
+        with peers:
+            peer, peer_note = _start_peer(peers, workdir)
+            log("direct gRPC vs gateway" + (" vs BentoML" if peer else ""))
+            rounds: dict[tuple[str, int], list[LoadResult]] = {}
+            for _ in range(plan.rounds):
+                for concurrency in plan.concurrencies:
+                    targets = [(direct, pids), (gateway, pids)]
+                    if peer is not None:
+                        targets.append((peer.target, {bentoml_peer.NAME: peer.pid}))
+                    for target, server_pids in targets:
+                        result = run_load(
+                            target, concurrency, plan.duration, plan.warmup, server_pids
+                        )
+                        rounds.setdefault((target.name, concurrency), []).append(result)
+                        log(describe(result))
+        merged = [merge(results) for results in rounds.values()]
+        comparison = [r for r in merged if r.target != bentoml_peer.NAME]
+        peer_results = [r for r in merged if r.target == bentoml_peer.NAME]
         served = sum(result.requests for result in comparison if result.target == "gateway")
         memory_after_load = memory_of(main, served)
 
@@ -254,7 +271,29 @@ def _run(plan: Plan, workdir: Path, server: ModelServerProcess) -> GatewayResult
         memory_after_load=memory_after_load,
         audit=audit,
         profile_markdown=profile_markdown,
+        peer=peer_results,
+        peer_note=peer_note,
     )
+
+
+def _start_peer(
+    cleanup: contextlib.ExitStack, workdir: Path
+) -> tuple[bentoml_peer.RunningPeer | None, str]:
+    """BentoML serving the same SavedModel, checked to answer the expected values; or
+    None and the reason it is skipped."""
+    log(f"BentoML peer: installing ({bentoml_peer.BENTOML_REQUIREMENT}) or reusing it")
+    body = json.dumps({"instances": INPUT}).encode()
+    try:
+        peer = cleanup.enter_context(
+            bentoml_peer.running(body, workdir / "bentoml.log", workdir / "bentoml-home")
+        )
+    except bentoml_peer.PeerUnavailable as error:
+        log(f"BentoML peer skipped: {error}")
+        return None, f"skipped: {error}"
+    status, answer = stack.exchange(peer.target.request)
+    if status != 200 or json.loads(answer) != {"predictions": EXPECTED}:
+        raise RuntimeError(f"BentoML answered {status}: {answer[:300]!r}")
+    return peer, f"BentoML {peer.version}, {bentoml_peer.WORKERS} workers"
 
 
 def _start_up_and_memory(

@@ -19,6 +19,9 @@ OVERHEAD_BUDGET_MS = 1.5
 # gunicorn settings, and the p50 it adds at concurrency 1 against the direct call's.
 FRAMEWORK_RATIO_BUDGET = 1.5
 ADDED_P50_RATIO_BUDGET = 1.0
+# Throughput at the top concurrency through the gateway against BentoML serving the same
+# SavedModel itself (bench/bentoml_peer.py).
+PEER_THROUGHPUT_BUDGET = 1.5
 RSS_BUDGET_MB = 120.0
 START_BUDGET_SECONDS = 1.5
 PLOT_NAME = "latency_vs_concurrency.png"
@@ -146,6 +149,24 @@ def budget_rows(run: Run) -> list[tuple[str, str, str, str]]:
             verdict(gateway_errors == 0),
         )
     )
+    peer = gateway.peer_result(top)
+    what = (
+        f"throughput at concurrency {top} through the gateway (JWT, audit), against BentoML "
+        "serving the same SavedModel (no auth)"
+    )
+    budget = f">= {PEER_THROUGHPUT_BUDGET:.1f}x"
+    if peer is None:
+        rows.append((what, gateway.peer_note, budget, "SKIPPED"))
+    else:
+        ratio = at_top.throughput / peer.throughput
+        rows.append(
+            (
+                what,
+                f"{ratio:.2f}x ({at_top.throughput:.0f} vs {peer.throughput:.0f} req/s)",
+                budget,
+                verdict(ratio >= PEER_THROUGHPUT_BUDGET and peer.errors == 0),
+            )
+        )
     if run.batching is not None:
         batching = run.batching
         rows.append(
@@ -176,6 +197,30 @@ def _load_table(results: Sequence[LoadResult]) -> list[str]:
             f"| {r.percentile(95):.2f} | {r.percentile(99):.2f} | {r.throughput:.0f} "
             f"| {r.client_cpu_ms_per_request:.3f} | {servers[0]} | {servers[1]} "
             f"| {r.other_cpu_cores:.2f} |"
+        )
+    return lines
+
+
+def _peer_section(gateway: GatewayResults) -> list[str]:
+    """BentoML against the gateway, concurrency by concurrency (bench/bentoml_peer.py)."""
+    note = gateway.peer_note
+    lines = [f"BentoML serving the same SavedModel itself ({note}), in the same rounds:"]
+    if not gateway.peer:
+        return lines
+    lines += [
+        "",
+        "| concurrency | requests | errors | p50 ms | p99 ms | req/s | BentoML CPU ms/req "
+        "| gateway req/s | gateway / BentoML |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for peer in sorted(gateway.peer, key=lambda r: r.concurrency):
+        through = gateway.result("gateway", peer.concurrency)
+        cpu = next(iter(peer.server_cpu_seconds), None)
+        lines.append(
+            f"| {peer.concurrency} | {peer.requests} | {peer.errors} | {peer.percentile(50):.2f} "
+            f"| {peer.percentile(99):.2f} | {peer.throughput:.0f} "
+            f"| {peer.cpu_ms_per_request(cpu) if cpu else float('nan'):.2f} "
+            f"| {through.throughput:.0f} | {through.throughput / peer.throughput:.2f}x |"
         )
     return lines
 
@@ -230,6 +275,7 @@ def render(run: Run) -> str:
             f"| {through.percentile(99) - direct.percentile(99):.2f} "
             f"| {through.throughput / direct.throughput:.0%} |"
         )
+    lines += ["", *_peer_section(gateway)]
     lines += [
         "",
         f"![latency and throughput against concurrency]({PLOT_NAME})",
