@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular.contrib.rest_framework_simplejwt import (
+    SimpleJWTScheme,
     TokenObtainPairSerializerExtension,
     TokenRefreshSerializerExtension,
 )
@@ -35,6 +36,12 @@ class ApiKeyScheme(OpenApiAuthenticationExtension):
             "description": "An API key (made in the admin or with `manage.py create_api_key`). "
             "`Authorization: Api-Key <key>` works as well.",
         }
+
+
+class VerifiedJWTScheme(SimpleJWTScheme):
+    """simplejwt's bearer scheme, for its subclass that remembers verified tokens."""
+
+    target_class = "predictions.access.authentication.VerifiedJWTAuthentication"
 
 
 class GatewayTokenObtainPairSerializerScheme(TokenObtainPairSerializerExtension):
