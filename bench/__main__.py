@@ -30,7 +30,13 @@ FULL = gateway_bench.Plan(
     concurrencies=(1, 8, 32), duration=4.0, warmup=1.0, rounds=2, cold_starts=3, profile=False
 )
 QUICK = gateway_bench.Plan(
-    concurrencies=(1, 8, 32), duration=1.5, warmup=0.5, rounds=1, cold_starts=1, profile=False
+    concurrencies=(1, 8, 32),
+    duration=1.5,
+    warmup=0.5,
+    rounds=1,
+    cold_starts=1,
+    profile=False,
+    app_cost_requests=600,
 )
 
 

@@ -7,9 +7,11 @@
    fresh gateways; worker memory after 1,000 predictions; no TensorFlow in a worker.
 3. The load client's own ceiling (a do-nothing HTTP server) and cost (its CPU per
    request), so its figures are known not to be the client's.
-4. BentoML serving the same SavedModel itself (bench/bentoml_peer.py), in the same
+4. The application's own CPU per predict, without gunicorn (bench/app_cost.py): the
+   WSGI app called in-process, the gateway's and the bare DRF view's.
+5. BentoML serving the same SavedModel itself (bench/bentoml_peer.py), in the same
    rounds as 1, where it can be installed.
-5. Audit cost: throughput at concurrency 8 with audit records written off the
+6. Audit cost: throughput at concurrency 8 with audit records written off the
    request path (the default), written on it (AUDIT_SYNC=1), and not at all; in the
    same rounds, a bare DRF POST view under the same gunicorn settings (no middleware,
    no auth), whose CPU per request is the framework's own cost.
@@ -32,7 +34,7 @@ from pathlib import Path
 import grpc
 import numpy as np
 
-from bench import bentoml_peer, stack, worker_profile
+from bench import app_cost, bentoml_peer, stack, worker_profile
 from bench.load import (
     GrpcTarget,
     HttpRequest,
@@ -65,6 +67,7 @@ class Plan:
     rounds: int
     cold_starts: int
     profile: bool
+    app_cost_requests: int = 4800  # per in-process measurement (bench/app_cost.py)
 
 
 @dataclass(frozen=True)
@@ -92,6 +95,7 @@ class GatewayResults:
     memory_after_load: Memory
     audit: Sequence[LoadResult]  # off / background (default) / synchronous, at c=8
     profile_markdown: str | None
+    app_costs: Sequence[app_cost.AppCost]  # in-process: the gateway, the bare DRF view
     peer: Sequence[LoadResult]  # BentoML at each concurrency (empty: skipped)
     peer_note: str  # BentoML's version, or why it was skipped
 
@@ -261,6 +265,11 @@ def _run(plan: Plan, workdir: Path, server: ModelServerProcess) -> GatewayResult
         log("audit cost")
         audit = _audit_runs(plan, env, gunicorn_log, main, gateway, pids, token)
 
+        log("application cost in-process (no gunicorn)")
+        app_costs = app_cost.compare(
+            env, token, plan.app_cost_requests, BARE_DRF, BARE_DRF_PATH, PREDICT_PATH, log
+        )
+
     return GatewayResults(
         gunicorn=gunicorn_settings(),
         comparison=comparison,
@@ -271,6 +280,7 @@ def _run(plan: Plan, workdir: Path, server: ModelServerProcess) -> GatewayResult
         memory_after_load=memory_after_load,
         audit=audit,
         profile_markdown=profile_markdown,
+        app_costs=app_costs,
         peer=peer_results,
         peer_note=peer_note,
     )

@@ -86,6 +86,8 @@ def budget_rows(run: Run) -> list[tuple[str, str, str, str]]:
     gateway_cpu = gateway.result("audit background (default)", AUDIT_CONCURRENCY)
     bare = gateway.result(BARE_DRF, AUDIT_CONCURRENCY)
     framework_ratio = gateway_cpu.cpu_ms_per_request("gateway") / bare.cpu_ms_per_request("gateway")
+    in_process = {cost.name: cost for cost in gateway.app_costs}
+    app_ratio = in_process["gateway"].cpu_ms / in_process[BARE_DRF].cpu_ms
     rows = [
         (
             "gateway overhead, p50, concurrency 1 (gateway p50 - direct gRPC p50)",
@@ -106,6 +108,13 @@ def budget_rows(run: Run) -> list[tuple[str, str, str, str]]:
             f"{bare.cpu_ms_per_request('gateway'):.2f} ms)",
             f"<= {FRAMEWORK_RATIO_BUDGET:.1f}x",
             verdict(framework_ratio <= FRAMEWORK_RATIO_BUDGET),
+        ),
+        (
+            "the same, in-process (WSGI app called directly, no gunicorn; bench/app_cost.py)",
+            f"{app_ratio:.2f}x ({in_process['gateway'].cpu_ms:.2f} ms / "
+            f"{in_process[BARE_DRF].cpu_ms:.2f} ms)",
+            "recorded",
+            verdict(True),
         ),
         (
             f"web worker RSS after {MEMORY_REQUESTS:,} requests (largest worker)",
@@ -405,10 +414,11 @@ def _audit_section(run: Run) -> list[str]:
         f"{AUDIT_CONCURRENCY}",
         "",
         "*background* is the default: the request queues its record and a thread per worker "
-        "writes the queue every AUDIT_FLUSH_SECONDS with one bulk insert. *sync* is "
-        "AUDIT_SYNC=1 (one INSERT and commit before each response). *off* is the project's "
-        "settings without `AuditMiddleware` (`bench/gateway_settings.py`; the project itself has "
-        "no off switch, since every request must leave a record). *bare DRF view* is a DRF "
+        "writes the queue every AUDIT_FLUSH_SECONDS with one statement (COPY on PostgreSQL). "
+        "*sync* is AUDIT_SYNC=1 (one INSERT and commit before each response). *off* is the "
+        "project's settings without `AuditMiddleware` (`bench/gateway_settings.py`; the "
+        "project itself has no off switch, since every request must leave a record). "
+        "*bare DRF view* is a DRF "
         "`APIView` answering the same body with the same bytes, computed in Python "
         "(`bench/bare_drf_settings.py`: no middleware, no authentication, DRF's own JSON "
         "parser and renderer, no model server call) under the same gunicorn settings: what "

@@ -30,7 +30,10 @@ class Step:
 
 # Threads other than the request threads, recognised anywhere in the stack.
 THREAD_STEPS = (
-    Step("audit writer thread (bulk insert every AUDIT_FLUSH_SECONDS)", (r"^AuditWriter\._run ",)),
+    Step(
+        "audit writer thread (one INSERT or COPY every AUDIT_FLUSH_SECONDS)",
+        (r"^AuditWriter\._run ",),
+    ),
     Step(
         "gunicorn main loop (accept, poll, hand connections to threads)", (r"^ThreadWorker\.run ",)
     ),
@@ -68,7 +71,7 @@ REQUEST_STEPS = (
         (r"^MetricsMiddleware\.",),
     ),
     Step("URL routing", (r"^BaseHandler\.resolve_request ",)),
-    Step("gunicorn access log", (r"^Logger\.access ",)),
+    Step("gunicorn access log", (r"^(Access)?Logger\.access ",)),
     Step(
         "gunicorn: HTTP parsing, response writing",
         (r"^ThreadWorker\.handle_request ", r"^ThreadWorker\.handle "),
