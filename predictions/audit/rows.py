@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import math
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -147,9 +148,13 @@ def insert_rows(rows: Sequence[Row]) -> None:
     table, placeholders, adapted = _statement_parts(connection.vendor)
     with connection.cursor() as cursor, connection.wrap_database_errors:
         if connection.vendor == "postgresql":
-            with cursor.cursor.copy(f"COPY {table} FROM STDIN") as copy:
+            statement, started = f"COPY {table} FROM STDIN", time.monotonic()
+            with cursor.cursor.copy(statement) as copy:
                 for row in rows:
                     copy.write_row(row)
+            if connection.queries_logged:  # as Django logs its own statements (DEBUG, tests)
+                elapsed = time.monotonic() - started
+                connection.queries_log.append({"sql": statement, "time": f"{elapsed:.3f}"})
             return
         adapt = connection.ops.adapt_datetimefield_value
         batch = max(1, connection.ops.bulk_batch_size([c.field for c in columns()], rows))
