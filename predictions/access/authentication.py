@@ -68,12 +68,6 @@ class VerifiedJWTAuthentication(JWTStatelessUserAuthentication):
             self._verified[raw_token] = token
         return token
 
-    @classmethod
-    def forget_all(cls) -> None:
-        """Drop every remembered token (tests; a signing key rotated in-process)."""
-        with cls._lock:
-            cls._verified.clear()
-
 
 class ApiKeyUser:
     """The key's owner as ``request.user``, built from the cached identity (no query)."""
